@@ -1,0 +1,63 @@
+"""Settings of the ASR service (``TING_ASR_*`` environment variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from ting_common.settings import ServiceSettings
+
+
+def _default_cache_dir() -> Path:
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ting" / "models"
+
+
+class AsrSettings(ServiceSettings):
+    """Everything the ASR service reads from its environment. Every field is ``TING_ASR_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="TING_ASR_", env_nested_delimiter="__", extra="ignore")
+
+    port: int = Field(50051, ge=0, le=65535, description="gRPC port (`TING_ASR_PORT`); 0 picks a free one.")
+    engine: Literal["faster-whisper"] = Field(
+        "faster-whisper", description="Inference engine. Model runners (triton, bento) plug in here later."
+    )
+    model: str = Field(
+        "base",
+        description=(
+            "Default model: `base` (multilingual Whisper base, packaged), `tiny.en` (English, packaged), "
+            "or a path to any CTranslate2 Whisper model directory."
+        ),
+    )
+    preload: list[str] = Field(
+        default_factory=list, description="Further models to load at start-up (names or paths)."
+    )
+    allow_model_paths: bool = Field(
+        False, description="Let requests name a model directory by path (operators only; off by default)."
+    )
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Where packaged split weights are joined once (atomically) into a loadable model.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = cuda when available.")
+    compute_type: str = Field(
+        "auto", description="CTranslate2 compute type; auto = int8 on CPU, float16 on CUDA."
+    )
+    cpu_threads: int = Field(0, ge=0, le=256, description="Threads per inference worker; 0 = all cores.")
+    concurrency: int = Field(
+        1, ge=1, le=64, description="Recognitions that run at the same time (CTranslate2 workers)."
+    )
+    max_queue: int = Field(
+        32, ge=0, le=10_000, description="Calls allowed to wait for a worker; beyond that RESOURCE_EXHAUSTED."
+    )
+    max_audio_mb: float = Field(100.0, gt=0, description="Largest accepted audio payload in MiB.")
+    max_audio_duration_s: float = Field(4 * 3600.0, gt=0, description="Longest accepted audio in seconds.")
+    default_beam_size: int = Field(5, ge=1, le=20, description="Beam size when a request gives 0.")
+    storage_root: Path | None = Field(
+        None, description="Directory that `file://` audio URIs may point into; unset disables file URIs."
+    )

@@ -1,0 +1,172 @@
+"""Translation between ``ting.*.v1`` protobuf messages and the ASR domain types."""
+
+from __future__ import annotations
+
+import math
+
+from ting.asr.v1 import asr_service_pb2 as asr_pb2
+from ting.audio.v1 import audio_pb2
+
+from ting_asr.engines import ModelDescription, RecognitionOptions, Task, VadOptions
+from ting_common.errors import InvalidArgumentError, OutOfRangeError
+from ting_common.transcript import Segment, Transcript, Word
+
+MAX_PROMPT_CHARS = 1000
+
+
+def to_ms(seconds: float) -> int:
+    """Seconds → integer milliseconds (rounded)."""
+    return round(seconds * 1000)
+
+
+def word_to_proto(word: Word) -> audio_pb2.Word:
+    return audio_pb2.Word(
+        start_ms=to_ms(word.start), end_ms=to_ms(word.end), word=word.word, probability=word.probability
+    )
+
+
+def segment_to_proto(seg: Segment) -> audio_pb2.Segment:
+    return audio_pb2.Segment(
+        id=seg.id,
+        start_ms=to_ms(seg.start),
+        end_ms=to_ms(seg.end),
+        text=seg.text,
+        words=[word_to_proto(w) for w in seg.words],
+        avg_logprob=seg.avg_logprob,
+        no_speech_prob=seg.no_speech_prob,
+        compression_ratio=seg.compression_ratio,
+        temperature=seg.temperature,
+        speaker=seg.speaker,
+    )
+
+
+def transcript_to_proto(t: Transcript) -> audio_pb2.Transcript:
+    return audio_pb2.Transcript(
+        language_code=t.language,
+        language_probability=t.language_probability,
+        duration_ms=to_ms(t.duration),
+        text=t.text,
+        segments=[segment_to_proto(s) for s in t.segments],
+        language_candidates=[
+            audio_pb2.LanguageProbability(language_code=code, probability=p) for code, p in t.language_candidates
+        ],
+    )
+
+
+def transcript_from_proto(p: audio_pb2.Transcript, task: str = "transcribe", model: str = "") -> Transcript:
+    """The inverse of :func:`transcript_to_proto` (used by clients such as the CLI)."""
+    return Transcript(
+        language=p.language_code,
+        language_probability=p.language_probability,
+        duration=p.duration_ms / 1000,
+        segments=tuple(
+            Segment(
+                id=s.id,
+                start=s.start_ms / 1000,
+                end=s.end_ms / 1000,
+                text=s.text,
+                words=tuple(Word(w.start_ms / 1000, w.end_ms / 1000, w.word, w.probability) for w in s.words),
+                avg_logprob=s.avg_logprob,
+                no_speech_prob=s.no_speech_prob,
+                compression_ratio=s.compression_ratio,
+                temperature=s.temperature,
+                speaker=s.speaker,
+            )
+            for s in p.segments
+        ),
+        task=task,
+        model=model,
+        language_candidates=tuple((c.language_code, c.probability) for c in p.language_candidates),
+    )
+
+
+def task_from_proto(task: int) -> Task:
+    if task in (asr_pb2.TASK_UNSPECIFIED, asr_pb2.TASK_TRANSCRIBE):
+        return "transcribe"
+    if task == asr_pb2.TASK_TRANSLATE:
+        return "translate"
+    raise InvalidArgumentError(f"unknown task {task}; use TASK_TRANSCRIBE or TASK_TRANSLATE")
+
+
+def task_to_proto(task: str) -> int:
+    return int(asr_pb2.TASK_TRANSLATE if task == "translate" else asr_pb2.TASK_TRANSCRIBE)
+
+
+def options_from_proto(config: asr_pb2.RecognitionConfig, default_beam_size: int) -> RecognitionOptions:
+    """Validate a RecognitionConfig and turn it into engine options.
+
+    Raises OUT_OF_RANGE-mapped errors for numbers outside their range and INVALID_ARGUMENT ones
+    for malformed values. Model/language availability is checked by the engine.
+    """
+    language = config.language_code.strip().lower()
+    if language in ("", "auto"):
+        lang: str | None = None
+    else:
+        lang = language.split("-")[0].split("_")[0]
+        if not lang.isalpha() or len(lang) > 3:
+            raise InvalidArgumentError(
+                f"language_code '{config.language_code}' is not a language code; use e.g. 'en', 'zh', 'es'"
+            )
+        if language in ("zh-cn", "zh-tw", "zh-hans", "zh-hant", "cmn"):
+            lang = "zh"
+        if lang == "yue" or language == "zh-hk":
+            lang = "yue"
+    if not 0 <= config.beam_size <= 20:
+        raise OutOfRangeError(f"beam_size must be between 1 and 20 (0 for the default), got {config.beam_size}")
+    beam = config.beam_size or default_beam_size
+    temperature: float | None = None
+    if config.HasField("temperature"):
+        temperature = config.temperature
+        if not (math.isfinite(temperature) and 0.0 <= temperature <= 1.0):
+            raise OutOfRangeError(f"temperature must be between 0 and 1, got {temperature}")
+    if len(config.initial_prompt) > MAX_PROMPT_CHARS:
+        raise InvalidArgumentError(
+            f"initial_prompt is {len(config.initial_prompt)} characters; the limit is {MAX_PROMPT_CHARS}"
+        )
+    vad = config.vad
+    if not (math.isfinite(vad.threshold) and 0.0 <= vad.threshold < 1.0):
+        raise OutOfRangeError(f"vad.threshold must be in [0, 1) (0 for the default), got {vad.threshold}")
+    for name in ("min_silence_duration_ms", "speech_pad_ms", "min_speech_duration_ms"):
+        value = getattr(vad, name)
+        if not 0 <= value <= 60_000:
+            raise OutOfRangeError(f"vad.{name} must be between 0 and 60000 ms, got {value}")
+    diar = config.diarization
+    if diar.enable_speaker_diarization:
+        from ting_common.errors import UnimplementedError
+
+        raise UnimplementedError("speaker diarization is not available on this server yet")
+    return RecognitionOptions(
+        model=config.model.strip(),
+        language=lang,
+        task=task_from_proto(config.task),
+        word_timestamps=config.enable_word_time_offsets,
+        vad_filter=config.enable_vad_filter,
+        vad=VadOptions(
+            threshold=vad.threshold or None,
+            min_silence_duration_ms=vad.min_silence_duration_ms or None,
+            speech_pad_ms=vad.speech_pad_ms or None,
+            min_speech_duration_ms=vad.min_speech_duration_ms or None,
+        ),
+        beam_size=beam,
+        initial_prompt=config.initial_prompt or None,
+        temperature=temperature,
+        condition_on_previous_text=(
+            config.condition_on_previous_text if config.HasField("condition_on_previous_text") else True
+        ),
+    )
+
+
+def model_to_proto(m: ModelDescription) -> asr_pb2.ModelInfo:
+    return asr_pb2.ModelInfo(
+        name=m.name,
+        description=m.description,
+        multilingual=m.multilingual,
+        language_codes=list(m.languages),
+        loaded=m.loaded,
+        default=m.default,
+        engine=m.engine,
+        device=m.device,
+        compute_type=m.compute_type,
+        supports_diarization=False,
+        supports_translation=m.multilingual,
+    )

@@ -1,0 +1,218 @@
+"""The embedded default engine: faster-whisper (CTranslate2) with packaged Whisper weights.
+
+Models load once (the default at start-up, others on first use) and are shared by all calls;
+CTranslate2 runs ``concurrency`` recognitions in parallel (``num_workers``). Decoding yields one
+segment at a time, so a stopped call ends after the 30-second window it is decoding.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ting_asr.engines import CallControl, ModelDescription, RecognitionOptions, StopRequested
+from ting_asr.models import PACKAGED_MODELS, resolve_model
+from ting_common.errors import InvalidArgumentError, NotFoundError
+from ting_common.transcript import Segment, Transcript, Word
+
+logger = logging.getLogger(__name__)
+
+TEMPERATURE_FALLBACK = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def whisper_languages() -> tuple[str, ...]:
+    """Language codes Whisper knows (from faster-whisper's tokenizer table)."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    return tuple(_LANGUAGE_CODES)
+
+
+def cuda_available() -> bool:
+    """True when CTranslate2 sees a CUDA device."""
+    try:
+        import ctranslate2
+
+        return bool(ctranslate2.get_cuda_device_count() > 0)
+    except Exception:  # noqa: BLE001 - no CUDA runtime at all
+        return False
+
+
+class FasterWhisperEngine:
+    """:class:`~ting_asr.engines.AsrEngine` on faster-whisper."""
+
+    name = "faster-whisper"
+
+    def __init__(
+        self,
+        default_model: str = "base",
+        *,
+        cache_dir: Path,
+        device: str = "auto",
+        compute_type: str = "auto",
+        cpu_threads: int = 0,
+        concurrency: int = 1,
+        allow_model_paths: bool = False,
+        preload: tuple[str, ...] = (),
+    ) -> None:
+        self.cache_dir = cache_dir
+        self.device = ("cuda" if cuda_available() else "cpu") if device == "auto" else device
+        self.compute_type = (
+            ("float16" if self.device == "cuda" else "int8") if compute_type == "auto" else compute_type
+        )
+        self.cpu_threads = cpu_threads
+        self.concurrency = concurrency
+        self.allow_model_paths = allow_model_paths
+        self._models: dict[str, tuple[Any, bool]] = {}
+        self._lock = threading.Lock()
+        self._languages = whisper_languages()
+        self.default_model, _, _ = resolve_model(default_model, cache_dir, allow_paths=True)
+        self._load(default_model, allow_paths=True)
+        for extra in preload:
+            self._load(extra, allow_paths=True)
+
+    # -- models -------------------------------------------------------------------------------
+    def _canonical(self, name: str, *, allow_paths: bool) -> tuple[str, Path, bool]:
+        return resolve_model(name or self.default_model, self.cache_dir, allow_paths=allow_paths)
+
+    def _load(self, name: str, *, allow_paths: bool) -> tuple[str, Any, bool]:
+        canonical, path, multilingual = self._canonical(name, allow_paths=allow_paths)
+        with self._lock:
+            if canonical not in self._models:
+                from faster_whisper import WhisperModel
+
+                logger.info(
+                    "loading model",
+                    extra={"model": canonical, "device": self.device, "compute_type": self.compute_type},
+                )
+                model = WhisperModel(
+                    str(path),
+                    device=self.device,
+                    compute_type=self.compute_type,
+                    cpu_threads=self.cpu_threads,
+                    num_workers=self.concurrency,
+                    local_files_only=True,
+                )
+                self._models[canonical] = (model, multilingual)
+            model, multilingual = self._models[canonical]
+        return canonical, model, multilingual
+
+    def list_models(self) -> list[ModelDescription]:
+        names = [self.default_model, *[n for n in PACKAGED_MODELS if n != self.default_model]]
+        names += [n for n in self._models if n not in names]
+        out = []
+        for name in names:
+            packaged = PACKAGED_MODELS.get(name)
+            multilingual = packaged.multilingual if packaged else self._models.get(name, (None, True))[1]
+            out.append(
+                ModelDescription(
+                    name=name,
+                    description=packaged.description if packaged else f"CTranslate2 Whisper model at {name}",
+                    multilingual=multilingual,
+                    languages=self._languages if multilingual else ("en",),
+                    loaded=name in self._models,
+                    default=name == self.default_model,
+                    engine=self.name,
+                    device=self.device,
+                    compute_type=self.compute_type,
+                )
+            )
+        return out
+
+    def validate(self, options: RecognitionOptions) -> None:
+        _, _, multilingual = self._canonical(options.model, allow_paths=self.allow_model_paths)
+        if options.language is not None and options.language not in self._languages:
+            raise InvalidArgumentError(
+                f"unknown language code '{options.language}'; use an ISO 639-1 code such as en, zh, es, de, fr "
+                "(or leave it empty to detect the language)"
+            )
+        if not multilingual:
+            if options.language not in (None, "en"):
+                raise InvalidArgumentError(
+                    f"model '{options.model or self.default_model}' is English-only; it cannot recognize "
+                    f"'{options.language}' (use a multilingual model such as 'base')"
+                )
+            if options.task == "translate":
+                raise InvalidArgumentError(
+                    f"model '{options.model or self.default_model}' is English-only and cannot translate; "
+                    "use a multilingual model such as 'base'"
+                )
+
+    # -- inference ----------------------------------------------------------------------------
+    def transcribe(
+        self, audio: npt.NDArray[np.float32], options: RecognitionOptions, control: CallControl
+    ) -> Transcript:
+        try:
+            canonical, model, multilingual = self._load(options.model, allow_paths=self.allow_model_paths)
+        except NotFoundError:
+            raise
+        control.check()
+        vad_parameters: dict[str, Any] | None = None
+        if options.vad_filter:
+            vad_parameters = {
+                k: v
+                for k, v in (
+                    ("threshold", options.vad.threshold),
+                    ("min_silence_duration_ms", options.vad.min_silence_duration_ms),
+                    ("speech_pad_ms", options.vad.speech_pad_ms),
+                    ("min_speech_duration_ms", options.vad.min_speech_duration_ms),
+                )
+                if v is not None
+            }
+        temperature: float | tuple[float, ...] = (
+            TEMPERATURE_FALLBACK if options.temperature is None else options.temperature
+        )
+        language = options.language if multilingual else "en"
+        segments_iter, info = model.transcribe(
+            audio,
+            language=language,
+            task=options.task,
+            beam_size=options.beam_size,
+            word_timestamps=options.word_timestamps,
+            vad_filter=options.vad_filter,
+            vad_parameters=vad_parameters,
+            initial_prompt=options.initial_prompt,
+            temperature=temperature,
+            condition_on_previous_text=options.condition_on_previous_text,
+        )
+        segments: list[Segment] = []
+        for raw in segments_iter:
+            control.check()
+            seg = Segment(
+                id=len(segments),
+                start=float(raw.start),
+                end=float(raw.end),
+                text=raw.text.strip(),
+                words=tuple(
+                    Word(float(w.start), float(w.end), w.word, float(w.probability)) for w in (raw.words or ())
+                ),
+                avg_logprob=float(raw.avg_logprob),
+                no_speech_prob=float(raw.no_speech_prob),
+                compression_ratio=float(raw.compression_ratio),
+                temperature=float(raw.temperature or 0.0),
+            )
+            segments.append(seg)
+            if control.on_segment is not None:
+                control.on_segment(seg, float(raw.end))
+        control.check()
+        candidates = tuple((lang, float(p)) for lang, p in (info.all_language_probs or [])[:5])
+        return Transcript(
+            language=info.language,
+            language_probability=float(info.language_probability),
+            duration=float(info.duration),
+            segments=tuple(segments),
+            task=options.task,
+            model=canonical,
+            language_candidates=candidates,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._models.clear()
+
+
+__all__ = ["FasterWhisperEngine", "StopRequested", "whisper_languages"]

@@ -1,0 +1,46 @@
+"""Wiring: build the ASR gRPC server from settings and an engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ting.asr.v1 import asr_service_pb2, asr_service_pb2_grpc
+
+from ting_asr.config import AsrSettings
+from ting_asr.engines import AsrEngine
+from ting_asr.servicer import AsrServicer
+from ting_common.server import GrpcServer, build_server
+
+SERVICE_NAME = asr_service_pb2.DESCRIPTOR.services_by_name["AsrService"].full_name
+
+
+def create_engine(settings: AsrSettings) -> AsrEngine:
+    """Build the engine named by ``settings.engine`` and load its default model."""
+    from ting_asr.engines.faster_whisper import FasterWhisperEngine
+
+    return FasterWhisperEngine(
+        settings.model,
+        cache_dir=Path(settings.cache_dir),
+        device=settings.device,
+        compute_type=settings.compute_type,
+        cpu_threads=settings.cpu_threads,
+        concurrency=settings.concurrency,
+        allow_model_paths=settings.allow_model_paths,
+        preload=tuple(settings.preload),
+    )
+
+
+def create_server(settings: AsrSettings, engine: AsrEngine) -> tuple[GrpcServer, int]:
+    """Build (not start) the ASR server; returns it and the bound port."""
+    servicer = AsrServicer(settings, engine)
+    app = build_server(
+        settings,
+        [lambda server: asr_service_pb2_grpc.add_AsrServiceServicer_to_server(servicer, server)],
+        [SERVICE_NAME],
+    )
+
+    async def _close() -> None:
+        servicer.close()
+
+    app.on_stop.append(_close)
+    return app, app.port

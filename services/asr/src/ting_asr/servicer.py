@@ -1,0 +1,255 @@
+"""``ting.asr.v1.AsrService``: protocol only — validation, proto <-> domain, scheduling, errors.
+
+Inference runs on a bounded thread pool (``concurrency`` workers, at most ``max_queue`` waiting),
+off the event loop. A call that is cancelled or runs past its deadline sets its stop flag; the
+engine checks it between decoded windows, so the worker is freed within one window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import grpc
+import numpy as np
+import numpy.typing as npt
+from prometheus_client import Counter, Gauge
+from ting.asr.v1 import asr_service_pb2 as asr_pb2
+from ting.asr.v1 import asr_service_pb2_grpc as asr_grpc
+from ting.audio.v1 import audio_pb2
+
+from ting_asr.config import AsrSettings
+from ting_asr.convert import (
+    model_to_proto,
+    options_from_proto,
+    segment_to_proto,
+    task_to_proto,
+    to_ms,
+    transcript_to_proto,
+)
+from ting_asr.engines import AsrEngine, CallControl, RecognitionOptions, StopRequested
+from ting_common.audio import AudioEncoding, AudioLimits, DecodedAudio, decode_audio
+from ting_common.errors import (
+    CancelledError,
+    InvalidArgumentError,
+    ResourceExhaustedError,
+    UnimplementedError,
+)
+from ting_common.log import request_id_var
+from ting_common.sources import read_uri
+from ting_common.transcript import Segment, Transcript
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+ACTIVE = Gauge("ting_asr_inference_active", "Recognitions running on the engine now.")
+QUEUED = Gauge("ting_asr_inference_queued", "Recognitions waiting for an engine worker.")
+AUDIO_SECONDS = Counter("ting_asr_audio_seconds_total", "Seconds of audio recognized.", ["task"])
+
+
+class AsrServicer(asr_grpc.AsrServiceServicer):
+    """Implements the AsrService RPCs over an :class:`~ting_asr.engines.AsrEngine`."""
+
+    def __init__(self, settings: AsrSettings, engine: AsrEngine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.limits = AudioLimits(
+            max_bytes=int(settings.max_audio_mb * 1024 * 1024), max_duration_s=settings.max_audio_duration_s
+        )
+        self._inference = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="asr-infer")
+        self._decode = ThreadPoolExecutor(2, thread_name_prefix="asr-decode")
+        self._waiting = 0
+        self._running = 0
+
+    def close(self) -> None:
+        """Stop the worker pools (after the server stopped)."""
+        self._inference.shutdown(wait=False, cancel_futures=True)
+        self._decode.shutdown(wait=False, cancel_futures=True)
+
+    # -- helpers ----------------------------------------------------------------------------
+    async def _load_audio(self, source: audio_pb2.AudioSource) -> DecodedAudio:
+        kind = source.WhichOneof("source")
+        if kind is None:
+            raise InvalidArgumentError("no audio: set audio.content (bytes) or audio.uri")
+        fmt = source.format
+        if not 0 <= fmt.sample_rate_hertz <= 192_000:
+            raise InvalidArgumentError(
+                f"audio.format.sample_rate_hertz must be between 8000 and 192000, got {fmt.sample_rate_hertz}"
+            )
+        if not 0 <= fmt.channel_count <= 32:
+            raise InvalidArgumentError(f"audio.format.channel_count must be 1..32, got {fmt.channel_count}")
+        try:
+            encoding = AudioEncoding(fmt.encoding)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"unknown audio encoding {fmt.encoding}") from exc
+        loop = asyncio.get_running_loop()
+        data: bytes
+        if kind == "content":
+            data = source.content
+            if len(data) > self.limits.max_bytes:
+                raise ResourceExhaustedError(
+                    f"audio is {len(data) / 2**20:.1f} MiB; the limit is {self.limits.max_bytes / 2**20:.0f} MiB"
+                )
+        else:
+            data = await loop.run_in_executor(
+                self._decode,
+                lambda: read_uri(
+                    source.uri, storage_root=self.settings.storage_root, max_bytes=self.limits.max_bytes
+                ),
+            )
+        return await loop.run_in_executor(
+            self._decode,
+            lambda: decode_audio(
+                data,
+                encoding=encoding,
+                sample_rate_hint=fmt.sample_rate_hertz,
+                channels_hint=fmt.channel_count,
+                limits=self.limits,
+            ),
+        )
+
+    async def _run_inference(self, fn: Callable[[], T], control: CallControl) -> T:
+        """Run ``fn`` on the bounded pool; stop it when this coroutine is cancelled."""
+        if self._waiting >= self.settings.max_queue + self.settings.concurrency:
+            raise ResourceExhaustedError(
+                "the ASR server is at capacity (all workers busy and the queue is full); retry later"
+            )
+        self._waiting += 1
+        QUEUED.inc()
+        started = False
+
+        def job() -> T:
+            nonlocal started
+            started = True
+            QUEUED.dec()
+            ACTIVE.inc()
+            try:
+                control.check()
+                return fn()
+            finally:
+                ACTIVE.dec()
+
+        future = asyncio.get_running_loop().run_in_executor(self._inference, job)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            control.stop.set()
+            raise
+        finally:
+            self._waiting -= 1
+            if not started and future.cancelled():
+                QUEUED.dec()
+
+    async def _recognize(
+        self,
+        config: asr_pb2.RecognitionConfig,
+        audio: audio_pb2.AudioSource,
+        on_segment: Callable[[Segment, float], None] | None = None,
+    ) -> tuple[Transcript, RecognitionOptions, DecodedAudio]:
+        options = options_from_proto(config, self.settings.default_beam_size)
+        self.engine.validate(options)
+        decoded = await self._load_audio(audio)
+        control = CallControl(on_segment=on_segment)
+        samples: npt.NDArray[np.float32] = decoded.samples
+        try:
+            transcript = await self._run_inference(lambda: self.engine.transcribe(samples, options, control), control)
+        except StopRequested as exc:
+            raise CancelledError("the recognition was cancelled") from exc
+        AUDIO_SECONDS.labels(options.task).inc(decoded.duration_s)
+        return transcript, options, decoded
+
+    def _response(self, transcript: Transcript, options: RecognitionOptions, started: float) -> Any:
+        return asr_pb2.RecognizeResponse(
+            transcript=transcript_to_proto(transcript),
+            metadata=asr_pb2.RecognitionMetadata(
+                model=transcript.model,
+                engine=self.engine.name,
+                processing_ms=round((time.perf_counter() - started) * 1000),
+                request_id=request_id_var.get(),
+                task=task_to_proto(options.task),  # type: ignore[arg-type]
+            ),
+        )
+
+    # -- RPCs --------------------------------------------------------------------------------
+    async def Recognize(  # noqa: N802 - gRPC method name
+        self, request: asr_pb2.RecognizeRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> asr_pb2.RecognizeResponse:
+        started = time.perf_counter()
+        transcript, options, _ = await self._recognize(request.config, request.audio)
+        return self._response(transcript, options, started)
+
+    async def LongRunningRecognize(  # noqa: N802
+        self, request: asr_pb2.LongRunningRecognizeRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[asr_pb2.LongRunningRecognizeResponse]:
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        updates: asyncio.Queue[tuple[Segment, float]] = asyncio.Queue()
+
+        def on_segment(seg: Segment, done_s: float) -> None:
+            loop.call_soon_threadsafe(updates.put_nowait, (seg, done_s))
+
+        # Validate and decode first so errors surface before any progress is sent.
+        options = options_from_proto(request.config, self.settings.default_beam_size)
+        self.engine.validate(options)
+        decoded = await self._load_audio(request.audio)
+        duration_ms = to_ms(decoded.duration_s)
+        yield asr_pb2.LongRunningRecognizeResponse(
+            progress=asr_pb2.RecognitionProgress(fraction=0.0, processed_ms=0, duration_ms=duration_ms)
+        )
+        control = CallControl(on_segment=on_segment)
+        samples = decoded.samples
+        task = asyncio.ensure_future(
+            self._run_inference(lambda: self.engine.transcribe(samples, options, control), control)
+        )
+        try:
+            while not task.done() or not updates.empty():
+                getter = asyncio.ensure_future(updates.get())
+                await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    continue
+                seg, done_s = getter.result()
+                batch = [seg]
+                while not updates.empty():
+                    seg, done_s = updates.get_nowait()
+                    batch.append(seg)
+                processed = min(to_ms(done_s), duration_ms)
+                yield asr_pb2.LongRunningRecognizeResponse(
+                    progress=asr_pb2.RecognitionProgress(
+                        fraction=processed / duration_ms if duration_ms else 1.0,
+                        processed_ms=processed,
+                        duration_ms=duration_ms,
+                        segments=[segment_to_proto(s) for s in batch],
+                    )
+                )
+            try:
+                transcript = task.result()
+            except StopRequested as exc:
+                raise CancelledError("the recognition was cancelled") from exc
+        finally:
+            if not task.done():
+                control.stop.set()
+                task.cancel()
+        AUDIO_SECONDS.labels(options.task).inc(decoded.duration_s)
+        yield asr_pb2.LongRunningRecognizeResponse(result=self._response(transcript, options, started))
+
+    async def StreamingRecognize(  # noqa: N802
+        self,
+        request_iterator: AsyncIterator[asr_pb2.StreamingRecognizeRequest],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AsyncIterator[asr_pb2.StreamingRecognizeResponse]:
+        raise UnimplementedError(
+            "StreamingRecognize is part of the v1 contract but not served yet; use Recognize or "
+            "LongRunningRecognize for files"
+        )
+        yield  # pragma: no cover - makes this an async generator
+
+    async def ListModels(  # noqa: N802
+        self, request: asr_pb2.ListModelsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> asr_pb2.ListModelsResponse:
+        return asr_pb2.ListModelsResponse(models=[model_to_proto(m) for m in self.engine.list_models()])
