@@ -1,0 +1,3 @@
+"""The ``ting`` command-line client."""
+
+__version__ = "0.1.0"

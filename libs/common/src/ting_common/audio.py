@@ -10,8 +10,9 @@ exception or traceback leaves this module. Limits (:class:`AudioLimits`) are che
 on the duration the container declares, and again on the samples actually decoded, so a lying header
 cannot make the decoder use unbounded memory.
 
-Paths are opened by Python and handed to FFmpeg as a file object, and FFmpeg may not open anything else
-(playlists or references inside a file are refused), so a caller-supplied name never becomes a URL fetch.
+Paths are opened by Python and handed to FFmpeg as a file object, only media demuxers are allowed (no
+playlists or concat lists) and nested opens are refused, so neither a caller-supplied name nor the
+content of an upload makes FFmpeg fetch a URL or read another file.
 """
 
 from __future__ import annotations
@@ -61,6 +62,15 @@ _RAW_BLOCK_SECONDS: Final = 10
 # downmix matrix is normalized so mono stays within [-1, 1] like an average of the channels.
 _RESAMPLER_OPTIONS: Final = {"rematrix_maxval": "1.0"}
 _SUPPORTED: Final = "wav, flac, mp3, ogg/opus, m4a/aac, webm, mp4/mkv soundtracks"
+# Demuxers FFmpeg may pick. Meta-formats that open other files (concat, hls, dash, image sequences, ...)
+# stay out: an uploaded "ffconcat" list would otherwise read files next to the server's working directory.
+_DEMUXERS: Final = ",".join(
+    (
+        "wav", "w64", "flac", "mp3", "ogg", "mov", "matroska", "aac", "aiff", "caf", "amr", "amrnb",
+        "amrwb", "asf", "avi", "flv", "mpegts", "mpeg", "au", "voc", "ac3", "eac3", "dts", "wv",
+        "ape", "tta", "mpc", "mpc8", "gsm", "rm", "mxf", "nut", "loas", "truehd", "mlp",
+    )
+)  # fmt: skip
 
 
 class AudioEncoding(enum.Enum):
@@ -158,10 +168,7 @@ def _g711_alaw_table() -> FloatArray:
         a = code ^ 0x55
         exponent = (a >> 4) & 0x07
         mantissa = a & 0x0F
-        if exponent == 0:
-            magnitude = (mantissa << 4) + 8
-        else:
-            magnitude = ((mantissa << 4) + 0x108) << (exponent - 1)
+        magnitude = (mantissa << 4) + 8 if exponent == 0 else ((mantissa << 4) + 0x108) << (exponent - 1)
         table[code] = (magnitude if a & 0x80 else -magnitude) / 32768.0
     return table
 
@@ -186,19 +193,20 @@ def decode_audio(
 ) -> DecodedAudio:
     """Decode ``data`` (bytes or a file path) to mono float32 samples at ``target_sample_rate``.
 
+    ``sample_rate_hint`` and ``channels_hint`` describe headerless encodings and are ignored for
+    containers, which say their own rate and channels.
+
     Raises :class:`InvalidArgumentError` for empty, unreadable or unsupported input,
     :class:`ResourceExhaustedError` when the input is over ``limits`` and :class:`OutOfRangeError` for a
     hint outside its range. A truncated file decodes to whatever could be read, as ``ffmpeg`` does.
     """
     source = _open(data, encoding, sample_rate_hint, channels_hint, target_sample_rate, limits)
     try:
-        pieces = list(source.pieces())
+        samples = _collect(source.pieces(), source.expected_seconds() * target_sample_rate)
     finally:
         source.close()
-    samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
     if samples.size == 0:
         raise InvalidArgumentError(_no_samples_message(source.info))
-    samples = np.ascontiguousarray(samples, dtype=np.float32)
     info = source.info
     logger.debug(
         "decoded %s/%s %d Hz x%d to %.3f s at %d Hz",
@@ -288,7 +296,8 @@ def encode_wav(samples: npt.NDArray[Any], sample_rate: int) -> bytes:
     payload = np.ascontiguousarray(pcm).tobytes()
     block_align = 2 * channels
     header = b"RIFF" + struct.pack("<I", 36 + len(payload)) + b"WAVE"
-    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, sample_rate, sample_rate * block_align, block_align, 16)
+    byte_rate = sample_rate * block_align
+    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, sample_rate, byte_rate, block_align, 16)
     header += b"data" + struct.pack("<I", len(payload))
     return header + payload
 
@@ -309,6 +318,10 @@ class _Source:
     def probe_duration(self) -> float:
         raise NotImplementedError
 
+    def expected_seconds(self) -> float:
+        """The duration known before decoding (0 when unknown); only used to size buffers."""
+        raise NotImplementedError
+
     def close(self) -> None:
         """Release what the source holds (nothing by default)."""
 
@@ -326,10 +339,13 @@ def _open(
     if not isinstance(encoding, AudioEncoding):
         raise InvalidArgumentError(f"unknown audio encoding {encoding!r}")
     if not 0 < target_sample_rate <= _MAX_SAMPLE_RATE:
-        raise OutOfRangeError(f"the target sample rate must lie in 1..{_MAX_SAMPLE_RATE} Hz, got {target_sample_rate}")
+        raise OutOfRangeError(
+            f"the target sample rate must lie in 1..{_MAX_SAMPLE_RATE} Hz, got {target_sample_rate}"
+        )
     if not 0 <= sample_rate_hint <= _MAX_SAMPLE_RATE:
         raise OutOfRangeError(
-            f"sample_rate_hertz must lie in 1..{_MAX_SAMPLE_RATE} Hz (or 0 to detect it), got {sample_rate_hint}"
+            f"sample_rate_hertz must lie in 1..{_MAX_SAMPLE_RATE} Hz (or 0 to detect it), "
+            f"got {sample_rate_hint}"
         )
     if not 0 <= channels_hint <= _MAX_CHANNELS:
         raise OutOfRangeError(
@@ -337,10 +353,8 @@ def _open(
         )
 
     path: str | None = None
-    buffer: memoryview | None = None
     if isinstance(data, bytes | bytearray | memoryview):
-        buffer = memoryview(data).cast("B")
-        size = buffer.nbytes
+        size = memoryview(data).nbytes
     elif isinstance(data, str | os.PathLike):
         path = os.fspath(data)
         size = _file_size(path)
@@ -355,15 +369,20 @@ def _open(
             "send a shorter or more compressed file (e.g. opus or mp3)"
         )
 
+    # bytes are used as they are; a bytearray or memoryview is copied (after the size check), since the
+    # caller could change it while we decode.
+    blob: bytes | None = None
+    if isinstance(data, bytes):
+        blob = data
+    elif isinstance(data, bytearray | memoryview):
+        blob = bytes(data)
     if encoding in _RAW:
-        raw = bytes(buffer) if buffer is not None else _read_file(path or "")
+        raw = blob if blob is not None else _read_file(path or "")
         if _looks_like_container(raw[:16]):
             logger.info("audio was declared %s but carries a container header; auto-detecting", encoding.name)
             return _ContainerSource(raw, None, AudioEncoding.UNSPECIFIED, target_sample_rate, limits)
         return _RawSource(raw, encoding, sample_rate_hint, channels_hint, target_sample_rate, limits)
-    return _ContainerSource(
-        bytes(buffer) if buffer is not None else None, path, encoding, target_sample_rate, limits
-    )
+    return _ContainerSource(blob, path, encoding, target_sample_rate, limits)
 
 
 def _file_size(path: str) -> int:
@@ -405,7 +424,10 @@ def _duration_exceeded(seconds: float, limits: AudioLimits, *, declared: bool) -
     if declared:
         what = f"the audio lasts {_hms(seconds)}, over the {_hms(limits.max_duration_s)} limit"
     else:
-        what = f"the audio runs past the {_hms(limits.max_duration_s)} limit (decoding stopped at {_hms(seconds)})"
+        what = (
+            f"the audio runs past the {_hms(limits.max_duration_s)} limit "
+            f"(decoding stopped at {_hms(seconds)})"
+        )
     return ResourceExhaustedError(f"{what}; split it into shorter parts")
 
 
@@ -419,6 +441,28 @@ def _hms(seconds: float) -> str:
     if minutes:
         return f"{minutes} min {secs:02d} s"
     return f"{secs + frac:.1f} s"
+
+
+def _collect(pieces: Iterable[FloatArray], expected_samples: float) -> FloatArray:
+    """Concatenate pieces into one contiguous array without holding them all plus a copy.
+
+    The buffer starts at the expected size (plus slack for codec padding) and grows by half when needed,
+    so decoding a long file peaks near one copy of the result instead of two.
+    """
+    capacity = int(expected_samples * 1.01) + 16000 if expected_samples > 0 else 60 * 16000
+    buffer = np.empty(capacity, dtype=np.float32)
+    used = 0
+    for piece in pieces:
+        end = used + piece.size
+        if end > buffer.size:
+            grown = np.empty(max(end, buffer.size + buffer.size // 2), dtype=np.float32)
+            grown[:used] = buffer[:used]
+            buffer = grown
+        buffer[used:end] = piece
+        used = end
+    if used < buffer.size * 0.9:
+        return buffer[:used].copy()  # do not keep a mostly empty buffer alive behind a view
+    return buffer[:used]
 
 
 def _iter_chunks(source: _Source, chunk_samples: int) -> Iterator[FloatArray]:
@@ -541,13 +585,17 @@ class _RawSource(_Source):
     def probe_duration(self) -> float:
         return self._duration
 
+    def expected_seconds(self) -> float:
+        return self._duration
+
     def pieces(self) -> Iterator[FloatArray]:
         rate = self.info.sample_rate
         channels = self.info.channels
         block = self._width * channels * rate * _RAW_BLOCK_SECONDS
         resampler = _Resampler(self._target) if rate != self._target else None
+        raw = memoryview(self._raw)
         for offset in range(0, len(self._raw), block):
-            mono = self._to_mono(self._raw[offset : offset + block], channels)
+            mono = self._to_mono(raw[offset : offset + block], channels)
             if resampler is None:
                 yield np.clip(mono, -1.0, 1.0)
                 continue
@@ -556,11 +604,13 @@ class _RawSource(_Source):
             try:
                 yield from resampler.push(frame)
             except _AV_ERRORS as exc:
-                raise InvalidArgumentError(f"could not resample the {self._encoding.name} audio: {exc}") from None
+                raise InvalidArgumentError(
+                    f"could not resample the {self._encoding.name} audio: {_reason(exc)}"
+                ) from None
         if resampler is not None:
             yield from resampler.flush()
 
-    def _to_mono(self, chunk: bytes, channels: int) -> FloatArray:
+    def _to_mono(self, chunk: memoryview, channels: int) -> FloatArray:
         samples: FloatArray
         if self._encoding is AudioEncoding.LINEAR16:
             samples = np.frombuffer(chunk, dtype="<i2").astype(np.float32) / np.float32(32768.0)
@@ -621,7 +671,9 @@ class _ContainerSource(_Source):
 
     # -- opening --
 
-    def _open_container(self, data: bytes | None, path: str | None, encoding: AudioEncoding) -> InputContainer:
+    def _open_container(
+        self, data: bytes | None, path: str | None, encoding: AudioEncoding
+    ) -> InputContainer:
         forced = _CONTAINER_HINTS.get(encoding)
         try:
             return self._try_open(data, path, None)
@@ -649,6 +701,7 @@ class _ContainerSource(_Source):
             handle,
             mode="r",
             format=forced,
+            container_options={"format_whitelist": _DEMUXERS},
             metadata_errors="replace",
             io_open=_refuse_nested_open,
         )
@@ -678,6 +731,9 @@ class _ContainerSource(_Source):
 
     # -- decoding --
 
+    def expected_seconds(self) -> float:
+        return min(self._declared or 0.0, self._limits.max_duration_s)
+
     def probe_duration(self) -> float:
         if self._declared is not None:
             return self._declared
@@ -701,8 +757,8 @@ class _ContainerSource(_Source):
                 pieces = resampler.push(frame)
             except _AV_ERRORS as exc:
                 raise InvalidArgumentError(
-                    f"could not convert the {self.info.codec} audio ({frame.layout.name}, {frame.sample_rate} Hz): "
-                    f"{_reason(exc)}"
+                    f"could not convert the {self.info.codec} audio "
+                    f"({frame.layout.name}, {frame.sample_rate} Hz): {_reason(exc)}"
                 ) from None
             for piece in pieces:
                 produced += piece.size

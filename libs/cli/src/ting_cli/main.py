@@ -1,0 +1,122 @@
+"""The ``ting`` command.
+
+    ting transcribe FILE... [--language L] [--task transcribe|translate] [--format txt|json|srt|vtt|tsv]
+                            [--word-timestamps] [--output-dir DIR] [--server HOST:PORT]
+    ting models [--server HOST:PORT]
+    ting serve asr [--host H] [--port N]
+
+Errors print one line on stderr (``ting: error: ...``) and exit non-zero; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from ting_cli import __version__
+
+DEFAULT_SERVER = "127.0.0.1:50051"
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class CliError(Exception):
+    """An error the user can act on; printed as one line."""
+
+
+def _add_transcribe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from ting_common.formats import FORMATS
+
+    p = sub.add_parser(
+        "transcribe",
+        help="transcribe audio/video files through a Ting ASR server",
+        description="Transcribe (or translate to English) audio and video files through a Ting ASR server.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio or video files (wav, mp3, m4a, ogg, webm, mp4, ...)")
+    p.add_argument("--language", "-l", default="", help="language code (en, zh, es, ...); default: detect")
+    p.add_argument("--task", choices=("transcribe", "translate"), default="transcribe",
+                   help="transcribe in the spoken language, or translate into English")
+    p.add_argument("--format", "-f", choices=FORMATS, default="txt", help="output format (default: txt)")
+    p.add_argument("--word-timestamps", action="store_true", help="return word-level times")
+    p.add_argument("--output-dir", "-o", default=None,
+                   help="write FILE-STEM.FORMAT files here instead of printing to stdout")
+    p.add_argument("--server", default=os.environ.get("TING_SERVER", DEFAULT_SERVER),
+                   help=f"ASR server address (default: $TING_SERVER or {DEFAULT_SERVER})")
+    p.add_argument("--model", default="", help="model name (see `ting models`); default: the server's")
+    p.add_argument("--vad", action="store_true", help="skip silence with voice activity detection")
+    p.add_argument("--beam-size", type=int, default=0, help="beam size 1..20 (default: server's, 5)")
+    p.add_argument("--initial-prompt", default="", help="text that primes spelling and style")
+    p.add_argument("--temperature", type=float, default=None, help="sampling temperature 0..1")
+    p.add_argument("--timeout", type=float, default=None, help="give up after this many seconds per file")
+    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                   help="progress bar on stderr (auto: for files over a minute on a terminal)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ting", description="Ting (听): self-hosted audio intelligence.")
+    parser.add_argument("--version", action="version", version=f"ting {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_transcribe(sub)
+
+    m = sub.add_parser("models", help="list the models an ASR server can run")
+    m.add_argument("--server", default=os.environ.get("TING_SERVER", DEFAULT_SERVER), help="ASR server address")
+
+    s = sub.add_parser("serve", help="run a Ting service in the foreground")
+    s.add_argument("service", choices=("asr",), help="which service to run")
+    s.add_argument("--host", default=None, help="interface to bind (default: $TING_<SVC>_HOST or 0.0.0.0)")
+    s.add_argument("--port", type=int, default=None, help="port (default: $TING_<SVC>_PORT or 50051)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="ting: %(levelname)s: %(message)s")
+    try:
+        if args.command == "transcribe":
+            from ting_cli.transcribe import run_transcribe
+
+            return run_transcribe(args)
+        if args.command == "models":
+            from ting_cli.transcribe import run_models
+
+            return run_models(args)
+        if args.command == "serve":
+            return _serve(args)
+    except CliError as exc:
+        print(f"ting: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("ting: interrupted", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return EXIT_USAGE  # pragma: no cover
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.service == "asr":
+        try:
+            from ting_asr.__main__ import main as asr_main
+            from ting_asr.config import AsrSettings
+        except ImportError as exc:  # a client-only install
+            raise CliError("the ASR service is not installed here (pip install ting-asr)") from exc
+        overrides: dict[str, object] = {}
+        if args.host is not None:
+            overrides["host"] = args.host
+        if args.port is not None:
+            if not 0 <= args.port <= 65535:
+                raise CliError(f"--port must be 0..65535, got {args.port}")
+            overrides["port"] = args.port
+        try:
+            settings = AsrSettings(**overrides)  # type: ignore[arg-type]
+        except Exception as exc:  # pydantic ValidationError: show the first problem in one line
+            raise CliError(f"invalid ASR settings: {str(exc).splitlines()[0:3]}") from exc
+        return asr_main(settings)
+    raise CliError(f"unknown service {args.service}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

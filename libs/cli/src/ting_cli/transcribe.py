@@ -1,0 +1,175 @@
+"""``ting transcribe`` and ``ting models``: gRPC calls to an ASR server with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from pathlib import Path
+
+import grpc
+from ting.asr.v1 import asr_service_pb2 as asr_pb2
+from ting.asr.v1 import asr_service_pb2_grpc as asr_grpc
+from ting.audio.v1 import audio_pb2
+
+from ting_cli.main import CliError
+from ting_common.formats import format_transcript
+from ting_common.transcript import Segment, Transcript, Word
+
+MAX_MESSAGE = 256 * 1024 * 1024
+PROGRESS_MIN_SECONDS = 60.0
+
+
+def channel(server: str) -> grpc.Channel:
+    return grpc.insecure_channel(
+        server,
+        options=[("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE)],
+    )
+
+
+def describe_rpc_error(exc: grpc.RpcError, server: str) -> str:
+    code = exc.code() if isinstance(exc, grpc.Call) else None
+    details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return f"cannot reach the ASR server at {server} ({details}); start one with `ting serve asr`"
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return "the server did not finish before the timeout (--timeout)"
+    name = code.name if code is not None else "ERROR"
+    return f"{details} [{name}]"
+
+
+def _transcript_from_proto(p: audio_pb2.Transcript, task: str, model: str) -> Transcript:
+    return Transcript(
+        language=p.language_code,
+        language_probability=p.language_probability,
+        duration=p.duration_ms / 1000,
+        segments=tuple(
+            Segment(
+                id=s.id,
+                start=s.start_ms / 1000,
+                end=s.end_ms / 1000,
+                text=s.text,
+                words=tuple(Word(w.start_ms / 1000, w.end_ms / 1000, w.word, w.probability) for w in s.words),
+                avg_logprob=s.avg_logprob,
+                no_speech_prob=s.no_speech_prob,
+                compression_ratio=s.compression_ratio,
+                temperature=s.temperature,
+                speaker=s.speaker,
+            )
+            for s in p.segments
+        ),
+        task=task,
+        model=model,
+        language_candidates=tuple((c.language_code, c.probability) for c in p.language_candidates),
+    )
+
+
+def build_config(args: argparse.Namespace) -> asr_pb2.RecognitionConfig:
+    config = asr_pb2.RecognitionConfig(
+        model=args.model,
+        language_code=args.language,
+        task=asr_pb2.TASK_TRANSLATE if args.task == "translate" else asr_pb2.TASK_TRANSCRIBE,
+        enable_word_time_offsets=args.word_timestamps,
+        enable_vad_filter=args.vad,
+        beam_size=args.beam_size,
+        initial_prompt=args.initial_prompt,
+    )
+    if args.temperature is not None:
+        config.temperature = args.temperature
+    return config
+
+
+def transcribe_file(
+    stub: asr_grpc.AsrServiceStub, path: Path, args: argparse.Namespace
+) -> Transcript:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise CliError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise CliError(f"{path}: is a directory") from exc
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read ({exc.strerror})") from exc
+    request = asr_pb2.LongRunningRecognizeRequest(config=build_config(args), audio=audio_pb2.AudioSource(content=data))
+    metadata = (("x-request-id", uuid.uuid4().hex),)
+    bar = None
+    try:
+        for message in stub.LongRunningRecognize(request, timeout=args.timeout, metadata=metadata):
+            if message.HasField("progress"):
+                prog = message.progress
+                if bar is None and _want_progress(args.progress, prog.duration_ms / 1000):
+                    from tqdm import tqdm
+
+                    bar = tqdm(total=round(prog.duration_ms / 1000, 1), unit="s", desc=path.name,
+                               file=sys.stderr, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s "
+                               "[{elapsed}<{remaining}]")
+                if bar is not None:
+                    bar.update(round(prog.processed_ms / 1000, 1) - bar.n)
+            else:
+                result = message.result
+                if bar is not None:
+                    bar.update(bar.total - bar.n)
+                return _transcript_from_proto(result.transcript, args.task, result.metadata.model)
+    except grpc.RpcError as exc:
+        raise CliError(f"{path}: {describe_rpc_error(exc, args.server)}") from exc
+    finally:
+        if bar is not None:
+            bar.close()
+    raise CliError(f"{path}: the server closed the stream without a result")
+
+
+def _want_progress(mode: str, duration_s: float) -> bool:
+    if mode == "never":
+        return False
+    if mode == "always":
+        return True
+    return duration_s >= PROGRESS_MIN_SECONDS and sys.stderr.isatty()
+
+
+def run_transcribe(args: argparse.Namespace) -> int:
+    out_dir = Path(args.output_dir) if args.output_dir else None
+    if out_dir is not None:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"cannot create output directory {out_dir}: {exc.strerror}") from exc
+    failures = 0
+    with channel(args.server) as ch:
+        stub = asr_grpc.AsrServiceStub(ch)
+        for name in args.files:
+            path = Path(name)
+            try:
+                transcript = transcribe_file(stub, path, args)
+            except CliError as exc:
+                print(f"ting: error: {exc}", file=sys.stderr)
+                failures += 1
+                if _is_unreachable(exc):
+                    break
+                continue
+            text = format_transcript(transcript, args.format)
+            if out_dir is not None:
+                target = out_dir / f"{path.stem}.{args.format}"
+                target.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+                print(f"{path} -> {target}", file=sys.stderr)
+            else:
+                sys.stdout.write(text if text.endswith("\n") else text + "\n")
+                sys.stdout.flush()
+    return 1 if failures else 0
+
+
+def _is_unreachable(exc: CliError) -> bool:
+    return "cannot reach the ASR server" in str(exc)
+
+
+def run_models(args: argparse.Namespace) -> int:
+    with channel(args.server) as ch:
+        stub = asr_grpc.AsrServiceStub(ch)
+        try:
+            response = stub.ListModels(asr_pb2.ListModelsRequest(), timeout=10)
+        except grpc.RpcError as exc:
+            raise CliError(describe_rpc_error(exc, args.server)) from exc
+    for m in response.models:
+        flags = ",".join(f for f, on in (("default", m.default), ("loaded", m.loaded)) if on)
+        langs = "multilingual" if m.multilingual else "/".join(m.language_codes)
+        print(f"{m.name:<10} {langs:<13} {m.engine}/{m.device}/{m.compute_type:<8} {flags:<15} {m.description}")
+    return 0
