@@ -46,7 +46,13 @@ def asr_engine(model_cache_dir: Path) -> Iterator[object]:
 def asr_settings(**overrides: object) -> object:
     from ting_asr.config import AsrSettings
 
-    values: dict[str, object] = {"host": "127.0.0.1", "port": 0, "grace_period_s": 2.0, "shutdown_delay_s": 0.0, "concurrency": 2}
+    values: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "grace_period_s": 2.0,
+        "shutdown_delay_s": 0.0,
+        "concurrency": 2,
+    }
     values.update(overrides)
     return AsrSettings(**values)  # type: ignore[arg-type]
 

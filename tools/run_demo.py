@@ -8,6 +8,7 @@ end-to-end test).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -76,7 +77,10 @@ def main() -> int:
     env.setdefault("TING_ASR_LOG_LEVEL", "WARNING")
     address = f"127.0.0.1:{port}"
     bin_dir = Path(sys.executable).parent
-    print(f"starting the ASR service on port {port} (model: {env.get('TING_ASR_MODEL', 'base')}) ...", flush=True)
+    print(
+        f"starting the ASR service on port {port} (model: {env.get('TING_ASR_MODEL', 'base')}) ...",
+        flush=True,
+    )
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "ting_asr"], env=env)
     try:
@@ -117,10 +121,8 @@ def main() -> int:
         )
         signal.signal(signal.SIGINT, lambda *_: None)  # let the wait below return via the child
         signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGTERM))
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             proc.wait()
-        except KeyboardInterrupt:
-            pass
         return 0
     finally:
         if proc.poll() is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import time
 from pathlib import Path
 
@@ -12,10 +13,10 @@ import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
 from ting.asr.v1 import asr_service_pb2 as pb
 from ting.asr.v1 import asr_service_pb2_grpc as pb_grpc
 from ting.audio.v1 import audio_pb2
-
 from ting_common.audio import encode_wav
 from ting_common.scoring import error_rate
 
@@ -61,9 +62,7 @@ async def test_sample_transcript_within_wer_bound(asr_address: str, samples: Pat
 
 
 async def test_word_timestamps_monotonic_and_inside_audio(asr_address: str, samples: Path) -> None:
-    reply = await recognize(
-        asr_address, (samples / "meeting_intro.ogg").read_bytes(), enable_word_time_offsets=True
-    )
+    reply = await recognize(asr_address, (samples / "meeting_intro.ogg").read_bytes(), enable_word_time_offsets=True)
     t = reply.transcript
     words = [w for s in t.segments for w in s.words]
     assert len(words) > 60
@@ -74,7 +73,7 @@ async def test_word_timestamps_monotonic_and_inside_audio(asr_address: str, samp
         last_start = w.start_ms
         assert 0.0 <= w.probability <= 1.0
     segs = t.segments
-    assert all(a.start_ms <= b.start_ms for a, b in zip(segs, segs[1:], strict=False))
+    assert all(a.start_ms <= b.start_ms for a, b in itertools.pairwise(segs))
 
 
 async def test_language_id_and_translate_task_on_spanish(asr_address: str, samples: Path) -> None:
@@ -149,7 +148,7 @@ async def test_long_running_recognize_streams_progress(asr_address: str, samples
     assert len(progress) >= 3
     fractions = [p.fraction for p in progress]
     assert fractions == sorted(fractions)
-    assert 0.0 == fractions[0] and fractions[-1] > 0.9
+    assert fractions[0] == 0.0 and fractions[-1] > 0.9
     streamed = [s.text for p in progress for s in p.segments]
     final = messages[-1].result.transcript
     assert streamed == [s.text for s in final.segments]
@@ -175,22 +174,31 @@ async def test_tiny_en_model_by_name(asr_address: str, samples: Path) -> None:
 async def test_request_id_round_trip_and_metrics(asr_address: str, samples: Path) -> None:
     from prometheus_client import REGISTRY
 
-    before = REGISTRY.get_sample_value(
-        "ting_grpc_requests_total",
-        {"grpc_service": "ting.asr.v1.AsrService", "grpc_method": "Recognize", "grpc_code": "INVALID_ARGUMENT"},
-    ) or 0.0
+    before = (
+        REGISTRY.get_sample_value(
+            "ting_grpc_requests_total",
+            {
+                "grpc_service": "ting.asr.v1.AsrService",
+                "grpc_method": "Recognize",
+                "grpc_code": "INVALID_ARGUMENT",
+            },
+        )
+        or 0.0
+    )
     async with grpc.aio.insecure_channel(asr_address) as ch:
         stub = pb_grpc.AsrServiceStub(ch)
-        call = stub.Recognize(
-            pb.RecognizeRequest(audio=source(b"")), metadata=(("x-request-id", "test-req-42"),)
-        )
+        call = stub.Recognize(pb.RecognizeRequest(audio=source(b"")), metadata=(("x-request-id", "test-req-42"),))
         with pytest.raises(grpc.aio.AioRpcError):
             await call
         initial = await call.initial_metadata()
     assert dict(initial)["x-request-id"] == "test-req-42"
     after = REGISTRY.get_sample_value(
         "ting_grpc_requests_total",
-        {"grpc_service": "ting.asr.v1.AsrService", "grpc_method": "Recognize", "grpc_code": "INVALID_ARGUMENT"},
+        {
+            "grpc_service": "ting.asr.v1.AsrService",
+            "grpc_method": "Recognize",
+            "grpc_code": "INVALID_ARGUMENT",
+        },
     )
     assert after == before + 1
 
@@ -239,9 +247,7 @@ async def test_raw_pcm_needs_sample_rate(asr_address: str) -> None:
         stub = pb_grpc.AsrServiceStub(ch)
         fmt = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_LINEAR16)
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await stub.Recognize(
-                pb.RecognizeRequest(audio=audio_pb2.AudioSource(content=b"\0\0" * 16000, format=fmt))
-            )
+            await stub.Recognize(pb.RecognizeRequest(audio=audio_pb2.AudioSource(content=b"\0\0" * 16000, format=fmt)))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "sample_rate" in (info.value.details() or "")
 
@@ -286,7 +292,8 @@ async def test_limits_size_and_duration(asr_engine: object, samples: Path) -> No
     from ting_asr.server import create_server
 
     app, port = create_server(
-        asr_settings(max_audio_mb=0.5, max_audio_duration_s=20.0), asr_engine  # type: ignore[arg-type]
+        asr_settings(max_audio_mb=0.5, max_audio_duration_s=20.0),
+        asr_engine,  # type: ignore[arg-type]
     )
     await app.start()
     address = f"127.0.0.1:{port}"

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import psutil
 import pytest
+
 from ting_common.audio import (
     AudioEncoding,
     AudioLimits,
@@ -170,9 +171,7 @@ def test_decodes_every_container_to_16k_mono_float32(encoded: dict[str, bytes], 
         ("m4a_aac", "mov,mp4,m4a,3gp,3g2,mj2", "aac"),
     ],
 )
-def test_reports_the_source_format_and_codec(
-    encoded: dict[str, bytes], name: str, fmt: str, codec: str
-) -> None:
+def test_reports_the_source_format_and_codec(encoded: dict[str, bytes], name: str, fmt: str, codec: str) -> None:
     decoded = decode_audio(_get(encoded, name))
     assert (decoded.source_format, decoded.source_codec) == (fmt, codec)
 
@@ -263,9 +262,7 @@ def test_float32_raw_passes_through_at_the_target_rate() -> None:
     np.testing.assert_array_equal(decoded.samples, tone)
 
 
-@pytest.mark.parametrize(
-    ("encoding", "demuxer"), [(AudioEncoding.MULAW, "mulaw"), (AudioEncoding.ALAW, "alaw")]
-)
+@pytest.mark.parametrize(("encoding", "demuxer"), [(AudioEncoding.MULAW, "mulaw"), (AudioEncoding.ALAW, "alaw")])
 def test_g711_matches_ffmpeg(encoding: AudioEncoding, demuxer: str) -> None:
     every_code = bytes(range(256)) * 4
     with av.open(io.BytesIO(every_code), format=demuxer, options={"sample_rate": "16000"}) as reference:
@@ -279,9 +276,7 @@ def test_mulaw_at_8k_has_the_right_duration_and_tone() -> None:
     buf = io.BytesIO()
     with av.open(buf, mode="w", format="mulaw") as out:
         stream = out.add_stream("pcm_mulaw", rate=8000, layout="mono")
-        frame = av.AudioFrame.from_ndarray(
-            (x * 32767).astype(np.int16)[np.newaxis, :], format="s16", layout="mono"
-        )
+        frame = av.AudioFrame.from_ndarray((x * 32767).astype(np.int16)[np.newaxis, :], format="s16", layout="mono")
         frame.sample_rate = 8000
         out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
@@ -368,9 +363,7 @@ def test_a_concat_list_cannot_read_other_files(tmp_path: Path, monkeypatch: pyte
 
 @pytest.mark.parametrize("name", ["wav", "mp3", "flac", "ogg_opus", "webm_opus", "m4a_aac"])
 @pytest.mark.parametrize("keep", [0.02, 0.3, 0.6])
-def test_truncated_files_decode_partially_or_fail_cleanly(
-    encoded: dict[str, bytes], name: str, keep: float
-) -> None:
+def test_truncated_files_decode_partially_or_fail_cleanly(encoded: dict[str, bytes], name: str, keep: float) -> None:
     data = _get(encoded, name)
     cut = data[: max(1, int(len(data) * keep))]
     outcome = _decode_or_error(cut)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from ting_common.errors import InvalidArgumentError, OutOfRangeError
 from ting_common.formats import FORMATS, format_timestamp, format_transcript, transcript_to_dict
 from ting_common.transcript import Segment, Transcript, Word
@@ -148,9 +149,7 @@ def test_json_exact_text_rounds_times_and_keeps_unicode() -> None:
         duration=1.23456,
         language_probability=0.5,
         segments=(
-            Segment(
-                id=0, start=0.0004, end=1.2345678, text="Café", words=(Word(0.0004, 1.2345678, "Café", 1.0),)
-            ),
+            Segment(id=0, start=0.0004, end=1.2345678, text="Café", words=(Word(0.0004, 1.2345678, "Café", 1.0),)),
         ),
     )
     assert format_transcript(t, "json") == (
@@ -185,9 +184,7 @@ def test_transcript_to_dict_without_words_and_non_finite_numbers() -> None:
     t = Transcript(
         language="en",
         duration=1.0,
-        segments=(
-            Segment(id=0, start=0, end=1, text="x", words=_words([("x", 0, 1)]), avg_logprob=float("-inf")),
-        ),
+        segments=(Segment(id=0, start=0, end=1, text="x", words=_words([("x", 0, 1)]), avg_logprob=float("-inf")),),
     )
     data = transcript_to_dict(t, words=False)
     assert data["segments"][0]["words"] == []
@@ -251,9 +248,7 @@ def test_words_without_leading_spaces_get_spaces_in_latin_text() -> None:
 
 
 def test_a_word_wider_than_a_line_is_cut() -> None:
-    t = Transcript(
-        language="en", duration=1.0, segments=(Segment(id=0, start=0, end=1, text="a " + "x" * 25),)
-    )
+    t = Transcript(language="en", duration=1.0, segments=(Segment(id=0, start=0, end=1, text="a " + "x" * 25),))
     lines = format_transcript(t, "txt").splitlines()
     assert lines == ["a " + "x" * 25]  # txt never wraps
     cue = format_transcript(t, "srt", max_line_width=10).splitlines()[2:]
@@ -284,9 +279,7 @@ def test_cue_times_never_go_backwards_and_never_end_before_start() -> None:
 
 
 def test_vtt_escapes_markup_and_arrows() -> None:
-    t = Transcript(
-        language="en", duration=1.0, segments=(Segment(id=0, start=0, end=1, text="a <b> & c --> d"),)
-    )
+    t = Transcript(language="en", duration=1.0, segments=(Segment(id=0, start=0, end=1, text="a <b> & c --> d"),))
     assert format_transcript(t, "vtt").splitlines()[-1] == "a &lt;b&gt; &amp; c -&gt; d"
     assert format_transcript(t, "srt").splitlines()[-1] == "a <b> & c -> d"
 

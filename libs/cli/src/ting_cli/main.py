@@ -37,22 +37,37 @@ def _add_transcribe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="audio or video files (wav, mp3, m4a, ogg, webm, mp4, ...)")
     p.add_argument("--language", "-l", default="", help="language code (en, zh, es, ...); default: detect")
-    p.add_argument("--task", choices=("transcribe", "translate"), default="transcribe",
-                   help="transcribe in the spoken language, or translate into English")
+    p.add_argument(
+        "--task",
+        choices=("transcribe", "translate"),
+        default="transcribe",
+        help="transcribe in the spoken language, or translate into English",
+    )
     p.add_argument("--format", "-f", choices=FORMATS, default="txt", help="output format (default: txt)")
     p.add_argument("--word-timestamps", action="store_true", help="return word-level times")
-    p.add_argument("--output-dir", "-o", default=None,
-                   help="write FILE-STEM.FORMAT files here instead of printing to stdout")
-    p.add_argument("--server", default=os.environ.get("TING_SERVER", DEFAULT_SERVER),
-                   help=f"ASR server address (default: $TING_SERVER or {DEFAULT_SERVER})")
+    p.add_argument(
+        "--output-dir",
+        "-o",
+        default=None,
+        help="write FILE-STEM.FORMAT files here instead of printing to stdout",
+    )
+    p.add_argument(
+        "--server",
+        default=os.environ.get("TING_SERVER", DEFAULT_SERVER),
+        help=f"ASR server address (default: $TING_SERVER or {DEFAULT_SERVER})",
+    )
     p.add_argument("--model", default="", help="model name (see `ting models`); default: the server's")
     p.add_argument("--vad", action="store_true", help="skip silence with voice activity detection")
     p.add_argument("--beam-size", type=int, default=0, help="beam size 1..20 (default: server's, 5)")
     p.add_argument("--initial-prompt", default="", help="text that primes spelling and style")
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature 0..1")
     p.add_argument("--timeout", type=float, default=None, help="give up after this many seconds per file")
-    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
-                   help="progress bar on stderr (auto: for files over a minute on a terminal)")
+    p.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="progress bar on stderr (auto: for files over a minute on a terminal)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,10 +8,10 @@ import uuid
 from pathlib import Path
 
 import grpc
+
 from ting.asr.v1 import asr_service_pb2 as asr_pb2
 from ting.asr.v1 import asr_service_pb2_grpc as asr_grpc
 from ting.audio.v1 import audio_pb2
-
 from ting_cli.main import CliError
 from ting_common.formats import format_transcript
 from ting_common.transcript import Segment, Transcript, Word
@@ -23,7 +23,10 @@ PROGRESS_MIN_SECONDS = 60.0
 def channel(server: str) -> grpc.Channel:
     return grpc.insecure_channel(
         server,
-        options=[("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE)],
+        options=[
+            ("grpc.max_send_message_length", MAX_MESSAGE),
+            ("grpc.max_receive_message_length", MAX_MESSAGE),
+        ],
     )
 
 
@@ -79,9 +82,7 @@ def build_config(args: argparse.Namespace) -> asr_pb2.RecognitionConfig:
     return config
 
 
-def transcribe_file(
-    stub: asr_grpc.AsrServiceStub, path: Path, args: argparse.Namespace
-) -> Transcript:
+def transcribe_file(stub: asr_grpc.AsrServiceStub, path: Path, args: argparse.Namespace) -> Transcript:
     try:
         data = path.read_bytes()
     except FileNotFoundError as exc:
@@ -100,9 +101,13 @@ def transcribe_file(
                 if bar is None and _want_progress(args.progress, prog.duration_ms / 1000):
                     from tqdm import tqdm
 
-                    bar = tqdm(total=round(prog.duration_ms / 1000, 1), unit="s", desc=path.name,
-                               file=sys.stderr, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s "
-                               "[{elapsed}<{remaining}]")
+                    bar = tqdm(
+                        total=round(prog.duration_ms / 1000, 1),
+                        unit="s",
+                        desc=path.name,
+                        file=sys.stderr,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]",
+                    )
                 if bar is not None:
                     bar.update(round(prog.processed_ms / 1000, 1) - bar.n)
             else:

@@ -339,13 +339,10 @@ def _open(
     if not isinstance(encoding, AudioEncoding):
         raise InvalidArgumentError(f"unknown audio encoding {encoding!r}")
     if not 0 < target_sample_rate <= _MAX_SAMPLE_RATE:
-        raise OutOfRangeError(
-            f"the target sample rate must lie in 1..{_MAX_SAMPLE_RATE} Hz, got {target_sample_rate}"
-        )
+        raise OutOfRangeError(f"the target sample rate must lie in 1..{_MAX_SAMPLE_RATE} Hz, got {target_sample_rate}")
     if not 0 <= sample_rate_hint <= _MAX_SAMPLE_RATE:
         raise OutOfRangeError(
-            f"sample_rate_hertz must lie in 1..{_MAX_SAMPLE_RATE} Hz (or 0 to detect it), "
-            f"got {sample_rate_hint}"
+            f"sample_rate_hertz must lie in 1..{_MAX_SAMPLE_RATE} Hz (or 0 to detect it), got {sample_rate_hint}"
         )
     if not 0 <= channels_hint <= _MAX_CHANNELS:
         raise OutOfRangeError(
@@ -424,10 +421,7 @@ def _duration_exceeded(seconds: float, limits: AudioLimits, *, declared: bool) -
     if declared:
         what = f"the audio lasts {_hms(seconds)}, over the {_hms(limits.max_duration_s)} limit"
     else:
-        what = (
-            f"the audio runs past the {_hms(limits.max_duration_s)} limit "
-            f"(decoding stopped at {_hms(seconds)})"
-        )
+        what = f"the audio runs past the {_hms(limits.max_duration_s)} limit (decoding stopped at {_hms(seconds)})"
     return ResourceExhaustedError(f"{what}; split it into shorter parts")
 
 
@@ -671,9 +665,7 @@ class _ContainerSource(_Source):
 
     # -- opening --
 
-    def _open_container(
-        self, data: bytes | None, path: str | None, encoding: AudioEncoding
-    ) -> InputContainer:
+    def _open_container(self, data: bytes | None, path: str | None, encoding: AudioEncoding) -> InputContainer:
         forced = _CONTAINER_HINTS.get(encoding)
         try:
             return self._try_open(data, path, None)
@@ -716,8 +708,7 @@ class _ContainerSource(_Source):
         stream = audio[0]
         if stream.codec_context is None:
             raise InvalidArgumentError(
-                f"the audio codec of this {container.format.name} file is not supported; "
-                f"use one of: {_SUPPORTED}"
+                f"the audio codec of this {container.format.name} file is not supported; use one of: {_SUPPORTED}"
             )
         return stream
 

@@ -32,8 +32,13 @@ REQUEST_ID_KEY = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 
 # Methods whose access-log line is DEBUG (probes would flood the log otherwise).
-_QUIET_SERVICES = frozenset({"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
-                             "grpc.reflection.v1.ServerReflection"})
+_QUIET_SERVICES = frozenset(
+    {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "grpc.reflection.v1.ServerReflection",
+    }
+)
 
 
 def request_id_from_metadata(metadata: Any) -> str:
@@ -64,7 +69,7 @@ class _CallScope:
     async def begin(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         try:
             await context.send_initial_metadata(((REQUEST_ID_KEY, self.request_id),))
-        except Exception:  # noqa: BLE001 - metadata already sent or call gone: not worth failing the call
+        except Exception:
             logger.debug("could not send initial metadata", exc_info=True)
 
     async def fail(self, context: grpc.aio.ServicerContext[Any, Any], exc: Exception) -> None:
@@ -105,15 +110,15 @@ class _CallScope:
         request_id_var.reset(self.token)
 
 
-class TingServerInterceptor(grpc.aio.ServerInterceptor):
+class TingServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Request id + error mapping + metrics + access log for every RPC kind."""
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
+    ) -> Any:
+        handler: Any = await continuation(handler_call_details)
         if handler is None:
             return handler
         full_method = handler_call_details.method
@@ -133,7 +138,7 @@ class TingServerInterceptor(grpc.aio.ServerInterceptor):
                 except asyncio.CancelledError:
                     cancelled = True
                     raise
-                except Exception as exc:  # noqa: BLE001 - every error is mapped, none escapes raw
+                except Exception as exc:
                     await scope.fail(context, exc)
                 finally:
                     scope.finish(context, cancelled)
@@ -161,12 +166,14 @@ class TingServerInterceptor(grpc.aio.ServerInterceptor):
             except (asyncio.CancelledError, GeneratorExit):
                 cancelled = True
                 raise
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 await scope.fail(context, exc)
             finally:
                 scope.finish(context, cancelled)
 
-        factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
+        factory = (
+            grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
+        )
         return factory(
             stream_response,
             request_deserializer=handler.request_deserializer,

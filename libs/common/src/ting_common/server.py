@@ -15,6 +15,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -27,6 +28,8 @@ from ting_common.settings import ServiceSettings
 logger = logging.getLogger(__name__)
 
 Registrar = Callable[[grpc.aio.Server], None]
+# The asyncio health servicer (grpc-stubs does not describe grpc_health.v1.health.aio).
+AsyncHealthServicer: Any = health.aio.HealthServicer  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -35,7 +38,7 @@ class GrpcServer:
 
     server: grpc.aio.Server
     port: int
-    health: health.aio.HealthServicer
+    health: Any
     service_names: Sequence[str]
     grace_period_s: float
     shutdown_delay_s: float = 0.0
@@ -100,11 +103,15 @@ def build_server(
     server = grpc.aio.server(interceptors=[TingServerInterceptor()], options=server_options(settings))
     for register in registrars:
         register(server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = AsyncHealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.enable_reflection:
         reflection.enable_server_reflection(
-            (*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            (
+                *service_names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
             server,
         )
     address = f"{settings.host}:{settings.port}"

@@ -35,9 +35,7 @@ def read_uri(uri: str, *, storage_root: Path | None, max_bytes: int) -> bytes:
             raise NotFoundError(f"no such audio object: {uri}")
         size = path.stat().st_size
         if size > max_bytes:
-            raise ResourceExhaustedError(
-                f"audio is {size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB"
-            )
+            raise ResourceExhaustedError(f"audio is {size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB")
         return path.read_bytes()
     if parsed.scheme == "s3":
         raise FailedPreconditionError(

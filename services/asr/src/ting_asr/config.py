@@ -34,9 +34,7 @@ class AsrSettings(ServiceSettings):
             "or a path to any CTranslate2 Whisper model directory."
         ),
     )
-    preload: list[str] = Field(
-        default_factory=list, description="Further models to load at start-up (names or paths)."
-    )
+    preload: list[str] = Field(default_factory=list, description="Further models to load at start-up (names or paths).")
     allow_model_paths: bool = Field(
         False, description="Let requests name a model directory by path (operators only; off by default)."
     )
@@ -45,9 +43,7 @@ class AsrSettings(ServiceSettings):
         description="Where packaged split weights are joined once (atomically) into a loadable model.",
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = cuda when available.")
-    compute_type: str = Field(
-        "auto", description="CTranslate2 compute type; auto = int8 on CPU, float16 on CUDA."
-    )
+    compute_type: str = Field("auto", description="CTranslate2 compute type; auto = int8 on CPU, float16 on CUDA.")
     cpu_threads: int = Field(0, ge=0, le=256, description="Threads per inference worker; 0 = all cores.")
     concurrency: int = Field(
         1, ge=1, le=64, description="Recognitions that run at the same time (CTranslate2 workers)."

@@ -6,7 +6,6 @@ import math
 
 from ting.asr.v1 import asr_service_pb2 as asr_pb2
 from ting.audio.v1 import audio_pb2
-
 from ting_asr.engines import ModelDescription, RecognitionOptions, Task, VadOptions
 from ting_common.errors import InvalidArgumentError, OutOfRangeError
 from ting_common.transcript import Segment, Transcript, Word

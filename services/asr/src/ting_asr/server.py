@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ting.asr.v1 import asr_service_pb2, asr_service_pb2_grpc
-
 from ting_asr.config import AsrSettings
 from ting_asr.engines import AsrEngine
 from ting_asr.servicer import AsrServicer

@@ -18,10 +18,10 @@ import grpc
 import numpy as np
 import numpy.typing as npt
 from prometheus_client import Counter, Gauge
+
 from ting.asr.v1 import asr_service_pb2 as asr_pb2
 from ting.asr.v1 import asr_service_pb2_grpc as asr_grpc
 from ting.audio.v1 import audio_pb2
-
 from ting_asr.config import AsrSettings
 from ting_asr.convert import (
     model_to_proto,
@@ -98,9 +98,7 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         else:
             data = await loop.run_in_executor(
                 self._decode,
-                lambda: read_uri(
-                    source.uri, storage_root=self.settings.storage_root, max_bytes=self.limits.max_bytes
-                ),
+                lambda: read_uri(source.uri, storage_root=self.settings.storage_root, max_bytes=self.limits.max_bytes),
             )
         return await loop.run_in_executor(
             self._decode,
@@ -163,7 +161,9 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         AUDIO_SECONDS.labels(options.task).inc(decoded.duration_s)
         return transcript, options, decoded
 
-    def _response(self, transcript: Transcript, options: RecognitionOptions, started: float) -> Any:
+    def _response(
+        self, transcript: Transcript, options: RecognitionOptions, started: float
+    ) -> asr_pb2.RecognizeResponse:
         return asr_pb2.RecognizeResponse(
             transcript=transcript_to_proto(transcript),
             metadata=asr_pb2.RecognitionMetadata(
@@ -176,14 +176,14 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         )
 
     # -- RPCs --------------------------------------------------------------------------------
-    async def Recognize(  # noqa: N802 - gRPC method name
+    async def Recognize(
         self, request: asr_pb2.RecognizeRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> asr_pb2.RecognizeResponse:
         started = time.perf_counter()
         transcript, options, _ = await self._recognize(request.config, request.audio)
         return self._response(transcript, options, started)
 
-    async def LongRunningRecognize(  # noqa: N802
+    async def LongRunningRecognize(
         self, request: asr_pb2.LongRunningRecognizeRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[asr_pb2.LongRunningRecognizeResponse]:
         started = time.perf_counter()
@@ -238,7 +238,7 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         AUDIO_SECONDS.labels(options.task).inc(decoded.duration_s)
         yield asr_pb2.LongRunningRecognizeResponse(result=self._response(transcript, options, started))
 
-    async def StreamingRecognize(  # noqa: N802
+    async def StreamingRecognize(
         self,
         request_iterator: AsyncIterator[asr_pb2.StreamingRecognizeRequest],
         context: grpc.aio.ServicerContext[Any, Any],
@@ -249,7 +249,7 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         )
         yield  # pragma: no cover - makes this an async generator
 
-    async def ListModels(  # noqa: N802
+    async def ListModels(
         self, request: asr_pb2.ListModelsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> asr_pb2.ListModelsResponse:
         return asr_pb2.ListModelsResponse(models=[model_to_proto(m) for m in self.engine.list_models()])

@@ -38,7 +38,7 @@ def cuda_available() -> bool:
         import ctranslate2
 
         return bool(ctranslate2.get_cuda_device_count() > 0)
-    except Exception:  # noqa: BLE001 - no CUDA runtime at all
+    except Exception:
         return False
 
 
@@ -61,9 +61,7 @@ class FasterWhisperEngine:
     ) -> None:
         self.cache_dir = cache_dir
         self.device = ("cuda" if cuda_available() else "cpu") if device == "auto" else device
-        self.compute_type = (
-            ("float16" if self.device == "cuda" else "int8") if compute_type == "auto" else compute_type
-        )
+        self.compute_type = ("float16" if self.device == "cuda" else "int8") if compute_type == "auto" else compute_type
         self.cpu_threads = cpu_threads
         self.concurrency = concurrency
         self.allow_model_paths = allow_model_paths

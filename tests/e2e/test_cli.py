@@ -1,0 +1,159 @@
+"""The `ting` command and `make run`'s demo as a user runs them: real processes, real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from ..conftest import ROOT, free_port
+
+pytestmark = pytest.mark.e2e
+
+TING = str(Path(sys.executable).parent / "ting")
+
+
+def run_ting(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([TING, *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def wait_serving(address: str, proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "server exited"
+            try:
+                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                    return
+            except grpc.RpcError:
+                time.sleep(0.2)
+    raise AssertionError("server did not become ready")
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`ting serve asr --host 127.0.0.1 --port N` in its own process."""
+    port = free_port()
+    env = dict(os.environ, TING_ASR_SHUTDOWN_DELAY_S="0", TING_ASR_LOG_LEVEL="WARNING")
+    proc = subprocess.Popen(
+        [TING, "serve", "asr", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    address = f"127.0.0.1:{port}"
+    try:
+        wait_serving(address, proc)
+        yield address, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_transcribe_json(served: tuple[str, subprocess.Popen[str]]) -> None:
+    address, _ = served
+    result = run_ting(
+        "transcribe",
+        str(ROOT / "samples" / "es_weather.wav"),
+        "--server",
+        address,
+        "--format",
+        "json",
+        "--word-timestamps",
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert {"language", "duration", "text", "segments"} <= set(doc)
+    assert doc["language"] == "es"
+    assert 11.0 < doc["duration"] < 11.3
+    assert "madrid" in doc["text"].lower()
+    seg = doc["segments"][0]
+    assert {"start", "end", "text", "words"} <= set(seg)
+    assert {"start", "end", "word", "probability"} <= set(seg["words"][0])
+
+
+def test_transcribe_translate_to_srt_files(served: tuple[str, subprocess.Popen[str]], tmp_path: Path) -> None:
+    address, _ = served
+    result = run_ting(
+        "transcribe",
+        str(ROOT / "samples" / "es_weather.wav"),
+        "--server",
+        address,
+        "--task",
+        "translate",
+        "--format",
+        "srt",
+        "--output-dir",
+        str(tmp_path),
+        "--language",
+        "es",
+    )
+    assert result.returncode == 0, result.stderr
+    srt = (tmp_path / "es_weather.srt").read_text()
+    assert srt.startswith("1\n00:00:00,")
+    assert " --> " in srt and "Madrid" in srt
+
+
+def test_models_listing(served: tuple[str, subprocess.Popen[str]]) -> None:
+    result = run_ting("models", "--server", served[0])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("base")
+    assert "tiny.en" in result.stdout
+
+
+def test_errors_are_one_line_without_traceback(served: tuple[str, subprocess.Popen[str]], tmp_path: Path) -> None:
+    address, _ = served
+    missing = run_ting("transcribe", str(tmp_path / "nope.wav"), "--server", address)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == f"ting: error: {tmp_path / 'nope.wav'}: no such file"
+
+    garbage = tmp_path / "garbage.mp3"
+    garbage.write_bytes(os.urandom(4000))
+    bad = run_ting("transcribe", str(garbage), "--server", address)
+    assert bad.returncode == 1
+    assert "could not read the audio" in bad.stderr and "[INVALID_ARGUMENT]" in bad.stderr
+    assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+    lang = run_ting("transcribe", str(ROOT / "samples" / "es_weather.wav"), "--server", address, "--language", "xx")
+    assert lang.returncode == 1 and "unknown language code 'xx'" in lang.stderr
+
+    down = run_ting("transcribe", str(ROOT / "samples" / "es_weather.wav"), "--server", f"127.0.0.1:{free_port()}")
+    assert down.returncode == 1
+    assert "cannot reach the ASR server" in down.stderr and "Traceback" not in down.stderr
+
+    usage = run_ting("transcribe", "x.wav", "--format", "docx")
+    assert usage.returncode == 2 and "invalid choice" in usage.stderr
+
+
+def test_sigterm_drains_and_exits_zero(served: tuple[str, subprocess.Popen[str]]) -> None:
+    _, proc = served
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+
+
+def test_make_run_demo_prints_the_transcript() -> None:
+    env = dict(os.environ, TING_ASR_PORT=str(free_port()), TING_ASR_SHUTDOWN_DELAY_S="0")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "run_demo.py"), "--once"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Good morning everyone" in result.stdout
+    assert "real time" in result.stdout and "word error rate" in result.stdout
+    assert "ASR service stopped." in result.stdout
