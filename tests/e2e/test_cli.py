@@ -137,6 +137,23 @@ def test_errors_are_one_line_without_traceback(served: tuple[str, subprocess.Pop
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
 
 
+def test_reflection_lists_the_service_to_buf_curl(served: tuple[str, subprocess.Popen[str]]) -> None:
+    buf = ROOT / "node_modules" / ".bin" / "buf"
+    if not buf.exists():
+        pytest.skip("buf CLI not installed; run `make setup`")
+    result = subprocess.run(
+        [str(buf), "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-methods", f"http://{served[0]}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    methods = result.stdout.split()
+    assert "ting.asr.v1.AsrService/Recognize" in methods
+    assert "ting.asr.v1.AsrService/ListModels" in methods
+
+
 def test_sigterm_drains_and_exits_zero(served: tuple[str, subprocess.Popen[str]]) -> None:
     _, proc = served
     proc.send_signal(signal.SIGTERM)

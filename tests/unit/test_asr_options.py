@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from ting.asr.v1 import asr_service_pb2 as pb
-from ting_asr.convert import options_from_proto, transcript_from_proto, transcript_to_proto
+from ting_asr.convert import options_from_proto
 from ting_common.errors import InvalidArgumentError, OutOfRangeError, UnimplementedError
 from ting_common.transcript import Segment, Transcript, Word
+from ting_common.transcript_proto import transcript_from_proto, transcript_to_proto
 
 
 def test_defaults() -> None:

@@ -14,7 +14,8 @@ from ting.asr.v1 import asr_service_pb2_grpc as asr_grpc
 from ting.audio.v1 import audio_pb2
 from ting_cli.main import CliError
 from ting_common.formats import format_transcript
-from ting_common.transcript import Segment, Transcript, Word
+from ting_common.transcript import Transcript
+from ting_common.transcript_proto import transcript_from_proto
 
 MAX_MESSAGE = 256 * 1024 * 1024
 PROGRESS_MIN_SECONDS = 60.0
@@ -39,32 +40,6 @@ def describe_rpc_error(exc: grpc.RpcError, server: str) -> str:
         return "the server did not finish before the timeout (--timeout)"
     name = code.name if code is not None else "ERROR"
     return f"{details} [{name}]"
-
-
-def _transcript_from_proto(p: audio_pb2.Transcript, task: str, model: str) -> Transcript:
-    return Transcript(
-        language=p.language_code,
-        language_probability=p.language_probability,
-        duration=p.duration_ms / 1000,
-        segments=tuple(
-            Segment(
-                id=s.id,
-                start=s.start_ms / 1000,
-                end=s.end_ms / 1000,
-                text=s.text,
-                words=tuple(Word(w.start_ms / 1000, w.end_ms / 1000, w.word, w.probability) for w in s.words),
-                avg_logprob=s.avg_logprob,
-                no_speech_prob=s.no_speech_prob,
-                compression_ratio=s.compression_ratio,
-                temperature=s.temperature,
-                speaker=s.speaker,
-            )
-            for s in p.segments
-        ),
-        task=task,
-        model=model,
-        language_candidates=tuple((c.language_code, c.probability) for c in p.language_candidates),
-    )
 
 
 def build_config(args: argparse.Namespace) -> asr_pb2.RecognitionConfig:
@@ -114,7 +89,7 @@ def transcribe_file(stub: asr_grpc.AsrServiceStub, path: Path, args: argparse.Na
                 result = message.result
                 if bar is not None:
                     bar.update(bar.total - bar.n)
-                return _transcript_from_proto(result.transcript, args.task, result.metadata.model)
+                return transcript_from_proto(result.transcript, args.task, result.metadata.model)
     except grpc.RpcError as exc:
         raise CliError(f"{path}: {describe_rpc_error(exc, args.server)}") from exc
     finally:

@@ -15,22 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import grpc
-import numpy as np
-import numpy.typing as npt
 from prometheus_client import Counter, Gauge
 
 from ting.asr.v1 import asr_service_pb2 as asr_pb2
 from ting.asr.v1 import asr_service_pb2_grpc as asr_grpc
 from ting.audio.v1 import audio_pb2
 from ting_asr.config import AsrSettings
-from ting_asr.convert import (
-    model_to_proto,
-    options_from_proto,
-    segment_to_proto,
-    task_to_proto,
-    to_ms,
-    transcript_to_proto,
-)
+from ting_asr.convert import model_to_proto, options_from_proto, task_to_proto
 from ting_asr.engines import AsrEngine, CallControl, RecognitionOptions, StopRequested
 from ting_common.audio import AudioEncoding, AudioLimits, DecodedAudio, decode_audio
 from ting_common.errors import (
@@ -42,6 +33,7 @@ from ting_common.errors import (
 from ting_common.log import request_id_var
 from ting_common.sources import read_uri
 from ting_common.transcript import Segment, Transcript
+from ting_common.transcript_proto import segment_to_proto, to_ms, transcript_to_proto
 
 logger = logging.getLogger(__name__)
 
@@ -143,23 +135,23 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
             if not started and future.cancelled():
                 QUEUED.dec()
 
-    async def _recognize(
-        self,
-        config: asr_pb2.RecognitionConfig,
-        audio: audio_pb2.AudioSource,
-        on_segment: Callable[[Segment, float], None] | None = None,
-    ) -> tuple[Transcript, RecognitionOptions, DecodedAudio]:
+    async def _prepare(
+        self, config: asr_pb2.RecognitionConfig, audio: audio_pb2.AudioSource
+    ) -> tuple[RecognitionOptions, DecodedAudio]:
+        """Validate the options (cheap, first) and decode the audio."""
         options = options_from_proto(config, self.settings.default_beam_size)
         self.engine.validate(options)
-        decoded = await self._load_audio(audio)
-        control = CallControl(on_segment=on_segment)
-        samples: npt.NDArray[np.float32] = decoded.samples
+        return options, await self._load_audio(audio)
+
+    async def _infer(self, options: RecognitionOptions, decoded: DecodedAudio, control: CallControl) -> Transcript:
+        """Run the engine on the pool; a stop requested by the caller surfaces as CANCELLED."""
+        samples = decoded.samples
         try:
             transcript = await self._run_inference(lambda: self.engine.transcribe(samples, options, control), control)
         except StopRequested as exc:
             raise CancelledError("the recognition was cancelled") from exc
         AUDIO_SECONDS.labels(options.task).inc(decoded.duration_s)
-        return transcript, options, decoded
+        return transcript
 
     def _response(
         self, transcript: Transcript, options: RecognitionOptions, started: float
@@ -180,7 +172,8 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         self, request: asr_pb2.RecognizeRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> asr_pb2.RecognizeResponse:
         started = time.perf_counter()
-        transcript, options, _ = await self._recognize(request.config, request.audio)
+        options, decoded = await self._prepare(request.config, request.audio)
+        transcript = await self._infer(options, decoded, CallControl())
         return self._response(transcript, options, started)
 
     async def LongRunningRecognize(
@@ -194,18 +187,13 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
             loop.call_soon_threadsafe(updates.put_nowait, (seg, done_s))
 
         # Validate and decode first so errors surface before any progress is sent.
-        options = options_from_proto(request.config, self.settings.default_beam_size)
-        self.engine.validate(options)
-        decoded = await self._load_audio(request.audio)
+        options, decoded = await self._prepare(request.config, request.audio)
         duration_ms = to_ms(decoded.duration_s)
         yield asr_pb2.LongRunningRecognizeResponse(
             progress=asr_pb2.RecognitionProgress(fraction=0.0, processed_ms=0, duration_ms=duration_ms)
         )
         control = CallControl(on_segment=on_segment)
-        samples = decoded.samples
-        task = asyncio.ensure_future(
-            self._run_inference(lambda: self.engine.transcribe(samples, options, control), control)
-        )
+        task = asyncio.ensure_future(self._infer(options, decoded, control))
         try:
             while not task.done() or not updates.empty():
                 getter = asyncio.ensure_future(updates.get())
@@ -213,29 +201,23 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
                 if not getter.done():
                     getter.cancel()
                     continue
-                seg, done_s = getter.result()
-                batch = [seg]
+                batch = [getter.result()]
                 while not updates.empty():
-                    seg, done_s = updates.get_nowait()
-                    batch.append(seg)
-                processed = min(to_ms(done_s), duration_ms)
+                    batch.append(updates.get_nowait())
+                processed = min(to_ms(batch[-1][1]), duration_ms)
                 yield asr_pb2.LongRunningRecognizeResponse(
                     progress=asr_pb2.RecognitionProgress(
                         fraction=processed / duration_ms if duration_ms else 1.0,
                         processed_ms=processed,
                         duration_ms=duration_ms,
-                        segments=[segment_to_proto(s) for s in batch],
+                        segments=[segment_to_proto(seg) for seg, _ in batch],
                     )
                 )
-            try:
-                transcript = task.result()
-            except StopRequested as exc:
-                raise CancelledError("the recognition was cancelled") from exc
+            transcript = task.result()
         finally:
             if not task.done():
                 control.stop.set()
                 task.cancel()
-        AUDIO_SECONDS.labels(options.task).inc(decoded.duration_s)
         yield asr_pb2.LongRunningRecognizeResponse(result=self._response(transcript, options, started))
 
     async def StreamingRecognize(
