@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -26,8 +27,10 @@ GRPC_IN_FLIGHT = Gauge(
 )
 
 
-def start_metrics_server(port: int, host: str = "0.0.0.0") -> None:
-    """Serve /metrics on ``port`` (no-op when 0)."""
-    if port:
-        start_http_server(port, addr=host)
-        logger.info("metrics endpoint listening", extra={"port": port})
+def start_metrics_server(port: int, host: str = "0.0.0.0") -> Any:
+    """Serve /metrics on ``port`` in a daemon thread; returns the HTTP server (None when port is 0)."""
+    if not port:
+        return None
+    server, _thread = start_http_server(port, addr=host)
+    logger.info("metrics endpoint listening", extra={"port": port})
+    return server
