@@ -23,7 +23,7 @@ help:  ## list targets
 # --- set-up ------------------------------------------------------------------------------------
 .uv-stamp:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
-		{ echo "installing uv with pip"; $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv; }
+		{ echo "installing uv with pip"; $(PYTHON) -m pip install --quiet --user uv 2>/dev/null || $(PYTHON) -m pip install --quiet uv; }
 	@touch $@
 
 $(VENV)/.synced: .uv-stamp pyproject.toml uv.lock libs/*/pyproject.toml services/*/pyproject.toml
