@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,22 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ting.asr.v1 import asr_service_pb2 as pb
 from ting.asr.v1 import asr_service_pb2_grpc as pb_grpc
 from ting.audio.v1 import audio_pb2
+from ting_common.probe import free_port, wait_until_serving
 from ting_common.scoring import error_rate
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "eval" / "asr"
 MAX_MESSAGE = 256 * 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -64,18 +57,11 @@ def start_service(model: str, beam: int) -> tuple[subprocess.Popen[bytes], str]:
     )
     proc = subprocess.Popen([sys.executable, "-m", "ting_asr"], env=env)
     address = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    with grpc.insecure_channel(address) as ch:
-        stub = health_pb2_grpc.HealthStub(ch)
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise SystemExit(f"the ASR service exited with {proc.returncode}")
-            try:
-                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
-                    return proc, address
-            except grpc.RpcError:
-                time.sleep(0.3)
-    raise SystemExit("the ASR service did not become ready")
+    try:
+        wait_until_serving(address, timeout_s=300, process=proc)
+    except (RuntimeError, TimeoutError) as exc:
+        raise SystemExit(str(exc)) from exc
+    return proc, address
 
 
 def service_call(stub: Any, data: bytes, language: str = "") -> tuple[float, Any]:

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from ting_common.probe import free_port
+
+__all__ = ["ROOT", "SAMPLES", "SHARED_EVAL", "asr_settings", "free_port"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

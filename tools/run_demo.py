@@ -17,9 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
+from ting_common.probe import free_port, wait_until_serving
 from ting_common.scoring import error_rate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,29 +34,6 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_serving(address: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    with grpc.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise SystemExit(f"make run: the ASR service exited with code {proc.returncode} during start-up")
-            try:
-                reply = stub.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=2)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.3)
-    raise SystemExit(f"make run: the ASR service did not become ready within {timeout_s:.0f} s")
 
 
 def main() -> int:
@@ -84,7 +59,10 @@ def main() -> int:
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "ting_asr"], env=env)
     try:
-        wait_serving(address, proc, timeout_s=300)
+        try:
+            wait_until_serving(address, service=SERVICE, timeout_s=300, process=proc)
+        except (RuntimeError, TimeoutError) as exc:
+            raise SystemExit(f"make run: {exc}") from exc
         print(f"ready in {time.perf_counter() - t0:.1f} s\n", flush=True)
         sample = Path(args.file)
         t1 = time.perf_counter()

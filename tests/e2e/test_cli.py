@@ -7,15 +7,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ..conftest import ROOT, free_port
+from ting_common.probe import free_port, wait_until_serving
+
+from ..conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -24,20 +23,6 @@ TING = str(Path(sys.executable).parent / "ting")
 
 def run_ting(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run([TING, *args], capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def wait_serving(address: str, proc: subprocess.Popen[str], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(address) as ch:
-        stub = health_pb2_grpc.HealthStub(ch)
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "server exited"
-            try:
-                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
-                    return
-            except grpc.RpcError:
-                time.sleep(0.2)
-    raise AssertionError("server did not become ready")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +39,7 @@ def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     )
     address = f"127.0.0.1:{port}"
     try:
-        wait_serving(address, proc)
+        wait_until_serving(address, process=proc)
         yield address, proc
     finally:
         if proc.poll() is None:
