@@ -3,7 +3,8 @@
     ting transcribe FILE... [--language L] [--task transcribe|translate] [--format txt|json|srt|vtt|tsv]
                             [--word-timestamps] [--output-dir DIR] [--server HOST:PORT]
     ting models [--server HOST:PORT]
-    ting serve asr [--host H] [--port N]
+    ting serve asr|translate|summarize|separate [--host H] [--port N]
+    ting translate / summarize / separate ...   (see `ting COMMAND --help`)
 
 Errors print one line on stderr (``ting: error: ...``) and exit non-zero; never a traceback.
 """
@@ -11,10 +12,12 @@ Errors print one line on stderr (``ting: error: ...``) and exit non-zero; never 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import ModuleType
 
 from ting_cli import __version__
 
@@ -70,19 +73,38 @@ def _add_transcribe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
 
 
+# Commands of the other services live in their own modules (ting_cli.<name>), each with
+# `add_parsers(sub)`, `run_<name>(args) -> int` and `serve_<name>(host, port) -> int`.
+SERVICE_COMMANDS = ("translate", "summarize", "separate")
+
+
+def _service_modules() -> dict[str, ModuleType]:
+    found: dict[str, ModuleType] = {}
+    for name in SERVICE_COMMANDS:
+        try:
+            found[name] = importlib.import_module(f"ting_cli.{name}")
+        except ModuleNotFoundError as exc:  # only a missing command module is skipped, not its bugs
+            if exc.name != f"ting_cli.{name}":
+                raise
+    return found
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ting", description="Ting (听): self-hosted audio intelligence.")
     parser.add_argument("--version", action="version", version=f"ting {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_transcribe(sub)
+    modules = _service_modules()
+    for module in modules.values():
+        module.add_parsers(sub)
 
     m = sub.add_parser("models", help="list the models an ASR server can run")
     m.add_argument("--server", default=os.environ.get("TING_SERVER", DEFAULT_SERVER), help="ASR server address")
 
     s = sub.add_parser("serve", help="run a Ting service in the foreground")
-    s.add_argument("service", choices=("asr",), help="which service to run")
+    s.add_argument("service", choices=("asr", *modules), help="which service to run")
     s.add_argument("--host", default=None, help="interface to bind (default: $TING_<SVC>_HOST or 0.0.0.0)")
-    s.add_argument("--port", type=int, default=None, help="port (default: $TING_<SVC>_PORT or 50051)")
+    s.add_argument("--port", type=int, default=None, help="port (default: $TING_<SVC>_PORT)")
     return parser
 
 
@@ -100,7 +122,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_models(args)
         if args.command == "serve":
-            return _serve(args)
+            if args.port is not None and not 0 <= args.port <= 65535:
+                raise CliError(f"--port must be 0..65535, got {args.port}")
+            if args.service == "asr":
+                return serve_asr(args.host, args.port)
+            serve: Callable[[str | None, int | None], int] = getattr(
+                _service_modules()[args.service], f"serve_{args.service}"
+            )
+            return serve(args.host, args.port)
+        if args.command in SERVICE_COMMANDS:
+            run: Callable[[argparse.Namespace], int] = getattr(_service_modules()[args.command], f"run_{args.command}")
+            return run(args)
     except CliError as exc:
         print(f"ting: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -111,26 +143,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_USAGE  # pragma: no cover
 
 
-def _serve(args: argparse.Namespace) -> int:
-    if args.service == "asr":
-        try:
-            from ting_asr.__main__ import main as asr_main
-            from ting_asr.config import AsrSettings
-        except ImportError as exc:  # a client-only install
-            raise CliError("the ASR service is not installed here (pip install ting-asr)") from exc
-        overrides: dict[str, object] = {}
-        if args.host is not None:
-            overrides["host"] = args.host
-        if args.port is not None:
-            if not 0 <= args.port <= 65535:
-                raise CliError(f"--port must be 0..65535, got {args.port}")
-            overrides["port"] = args.port
-        try:
-            settings = AsrSettings(**overrides)  # type: ignore[arg-type]
-        except Exception as exc:  # pydantic ValidationError: show the first problem in one line
-            raise CliError(f"invalid ASR settings: {str(exc).splitlines()[0:3]}") from exc
-        return asr_main(settings)
-    raise CliError(f"unknown service {args.service}")
+def serve_asr(host: str | None, port: int | None) -> int:
+    """`ting serve asr`: run the ASR service in the foreground (settings from TING_ASR_* plus overrides)."""
+    try:
+        from ting_asr.__main__ import main as asr_main
+        from ting_asr.config import AsrSettings
+    except ImportError as exc:  # a client-only install
+        raise CliError("the ASR service is not installed here (pip install ting-asr)") from exc
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    try:
+        settings = AsrSettings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:  # pydantic's ValidationError: show the first problem in one line
+        raise CliError(f"invalid ASR settings: {str(exc).splitlines()[:3]}") from exc
+    return asr_main(settings)
 
 
 if __name__ == "__main__":
