@@ -1,0 +1,169 @@
+"""Separation quality and speed: per-stem SDR of each engine next to the oracle mask and the mixture.
+
+For every item of the evaluation set (``manifest.json`` with ``mixture`` / ``vocals`` /
+``accompaniment`` per item, as in ``../shared/eval/separation``) this runs each engine in process on
+the stereo mixture, downmixes estimates and references to mono and scores them with
+``mir_eval.separation.bss_eval_sources`` (BSS-eval v3 SDR, the metric of the eval README's reference
+figures). Next to the engines it scores
+
+* the **oracle** ideal ratio mask |S_j| / sum |S_k| on a 2048-point STFT (the ceiling of mask methods),
+* the **mixture** itself as the estimate of every stem (the floor),
+
+and reports each engine's RTFx (audio seconds separated per wall second, CPU) and the process's peak
+RSS. ``--ablation`` also scores the DSP engine with each cue switched off / changed.
+
+    python bench/separation.py [--data DIR] [--engines dsp] [--ablation] [--json]
+
+With ``--json`` the last line is one JSON object: ``{"default_engine", "engines": {NAME: {"vocals_sdr",
+"accompaniment_sdr", "rtfx", "rss_mb"}}, "oracle": {...}, "mixture": {...}}`` (mean dB over the set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import mir_eval
+import numpy as np
+import numpy.typing as npt
+
+from ting_separate.audio_io import decode_multichannel
+from ting_separate.engines import CallControl, SeparationEngine, SeparationOptions, StemName
+from ting_separate.engines.dsp import DspEngine, DspSettings, istft, stft
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "separation"
+STEMS: tuple[StemName, ...] = ("vocals", "accompaniment")
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass
+class Item:
+    """One mixture with its true stems, float32 ``(channels, samples)``."""
+
+    name: str
+    sample_rate: int
+    mixture: FloatArray
+    stems: dict[StemName, FloatArray]
+
+
+def load(data: Path) -> list[Item]:
+    """Read the manifest and decode every mixture and stem."""
+    manifest = json.loads((data / "manifest.json").read_text())
+    items = []
+    for entry in manifest["items"]:
+        mix = decode_multichannel((data / entry["mixture"]).read_bytes())
+        stems = {s: decode_multichannel((data / entry[s]).read_bytes()).samples for s in STEMS}
+        items.append(Item(entry["name"], mix.sample_rate, mix.samples, stems))
+    return items
+
+
+def sdr(references: dict[StemName, FloatArray], estimates: dict[StemName, FloatArray]) -> dict[str, float]:
+    """BSS-eval v3 SDR per stem on mono downmixes."""
+    ref = np.stack([references[s].mean(axis=0) for s in STEMS]).astype(np.float64)
+    est = np.stack([estimates[s].mean(axis=0) for s in STEMS]).astype(np.float64)
+    values, _, _, _ = mir_eval.separation.bss_eval_sources(ref, est, compute_permutation=False)
+    return {s: float(v) for s, v in zip(STEMS, values, strict=True)}
+
+
+def oracle(item: Item, n_fft: int = 2048) -> dict[StemName, FloatArray]:
+    """Ideal ratio mask estimates |S_j| / sum_k |S_k| applied to the mixture STFT."""
+    specs = {s: stft(item.stems[s], n_fft) for s in STEMS}
+    total = sum(np.abs(v) for v in specs.values()) + 1e-10
+    mix = stft(item.mixture, n_fft)
+    length = item.mixture.shape[1]
+    return {s: istft(mix * (np.abs(specs[s]) / total), n_fft, length) for s in STEMS}
+
+
+def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Mean SDR per stem, rounded to 0.01 dB."""
+    return {f"{s}_sdr": round(float(np.mean([r[s] for r in rows])), 2) for s in STEMS}
+
+
+def run_engine(engine: SeparationEngine, items: list[Item], verbose: bool) -> dict[str, float]:
+    """Separate and score every item; mean SDR per stem plus RTFx."""
+    rows = []
+    audio_s = wall_s = 0.0
+    for item in items:
+        started = time.perf_counter()
+        out = engine.separate(item.mixture, item.sample_rate, SeparationOptions(stems=STEMS), CallControl())
+        wall_s += time.perf_counter() - started
+        audio_s += item.mixture.shape[1] / item.sample_rate
+        rows.append(sdr(item.stems, {s: out[s] for s in STEMS}))
+        if verbose:
+            print(f"  {engine.name:<22} {item.name:<20} " + " ".join(f"{s} {rows[-1][s]:6.2f}" for s in STEMS))
+    return {**mean_scores(rows), "rtfx": round(audio_s / wall_s, 2)}
+
+
+def ablations() -> dict[str, DspSettings]:
+    """The DSP engine with one idea changed at a time (and the cues built up one by one)."""
+    base = DspSettings()
+    return {
+        "no cues (mask 0.5)": replace(base, pan=False, repet=False, band=False),
+        "pan": replace(base, repet=False, band=False),
+        "pan+band": replace(base, repet=False),
+        "pan+band+repet (default)": base,
+        "default, no pan": replace(base, pan=False),
+        "default, no band": replace(base, band=False),
+        "default, no repet": replace(base, repet=False),
+        "default + hpss": replace(base, hpss=True),
+        "default + wiener x1": replace(base, wiener_iterations=1),
+        "default + wiener x2": replace(base, wiener_iterations=2),
+        "default, logit combination": replace(base, combine="logit"),
+        "default, window 46 ms": replace(base, window_ms=46.0),
+        "default, pan width 0.4": replace(base, pan_width=0.4),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="evaluation set folder (manifest.json)")
+    parser.add_argument("--engines", default="dsp", help="comma-separated engines to run (dsp)")
+    parser.add_argument("--ablation", action="store_true", help="also score the DSP engine with cues switched off")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    parser.add_argument("--verbose", action="store_true", help="per-item scores")
+    args = parser.parse_args()
+    if not (args.data / "manifest.json").is_file():
+        print(f"no evaluation set at {args.data} (manifest.json missing); pass --data DIR", file=sys.stderr)
+        return 2
+    items = load(args.data)
+    print(f"{len(items)} items from {args.data}")
+
+    engines: dict[str, SeparationEngine] = {}
+    for name in args.engines.split(","):
+        if name == "dsp":
+            engines[name] = DspEngine()
+        else:
+            print(f"unknown engine {name!r} (available: dsp)", file=sys.stderr)
+            return 2
+
+    results: dict[str, dict[str, float]] = {}
+    for name, engine in engines.items():
+        results[name] = run_engine(engine, items, args.verbose)
+        results[name]["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    floor = mean_scores([sdr(item.stems, {s: item.mixture for s in STEMS}) for item in items])
+    ceiling = mean_scores([sdr(item.stems, oracle(item)) for item in items])
+
+    print(f"{'':<34} {'vocals':>8} {'accomp':>8} {'RTFx':>7} {'RSS MB':>8}")
+    print(f"{'mixture (floor)':<34} {floor['vocals_sdr']:8.2f} {floor['accompaniment_sdr']:8.2f}")
+    print(f"{'oracle IRM, STFT 2048 (ceiling)':<34} {ceiling['vocals_sdr']:8.2f} {ceiling['accompaniment_sdr']:8.2f}")
+    for name, r in results.items():
+        print(f"{name:<34} {r['vocals_sdr']:8.2f} {r['accompaniment_sdr']:8.2f} {r['rtfx']:7.1f} {r['rss_mb']:8.0f}")
+    if args.ablation:
+        print("\nablation (dsp engine)")
+        for label, settings in ablations().items():
+            r = run_engine(DspEngine(settings), items, args.verbose)
+            print(f"{label:<34} {r['vocals_sdr']:8.2f} {r['accompaniment_sdr']:8.2f} {r['rtfx']:7.1f}")
+    if args.json:
+        summary = {"default_engine": "dsp", "engines": results, "oracle": ceiling, "mixture": floor}
+        print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Separation engines: the :class:`SeparationEngine` protocol and its domain types.
+
+The servicer speaks only this protocol; engines work on plain numpy arrays and never see protobuf.
+An engine takes float32 audio shaped ``(channels, samples)`` at the input's own sample rate and
+returns one array of the same shape per requested stem.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+StemName = Literal["vocals", "accompaniment", "drums", "bass", "other", "piano", "guitar"]
+ALL_STEMS: Final[tuple[StemName, ...]] = ("vocals", "accompaniment", "drums", "bass", "other", "piano", "guitar")
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What ``ListEngines`` reports about one engine."""
+
+    name: str
+    description: str
+    model: str
+    supported_stems: tuple[StemName, ...]
+    default_stems: tuple[StemName, ...]
+    loaded: bool
+    device: str
+    sample_rate: int  # 0: works at the input's rate
+    channels: int  # 0: keeps the input's channel count
+    default_segment_ms: int
+
+
+@dataclass(frozen=True)
+class SeparationOptions:
+    """Validated run options (the servicer fills the defaults and checks the ranges)."""
+
+    stems: tuple[StemName, ...] = ("vocals", "accompaniment")
+    segment_ms: int = 0  # 0: the engine's default chunk length
+    overlap_ratio: float | None = None  # None: the engine's default
+
+
+class StopRequested(Exception):
+    """Raised inside an engine when the caller cancelled or its deadline passed."""
+
+
+@dataclass
+class CallControl:
+    """Per-call hooks: a stop flag the engine checks between chunks and a progress sink.
+
+    ``on_progress(done_samples, total_samples)`` is called after each chunk, from the worker thread.
+    """
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    on_progress: Callable[[int, int], None] | None = None
+
+    def check(self) -> None:
+        """Raise :class:`StopRequested` when the caller has gone away."""
+        if self.stop.is_set():
+            raise StopRequested
+
+    def progress(self, done: int, total: int) -> None:
+        """Report ``done`` of ``total`` input samples separated."""
+        if self.on_progress is not None:
+            self.on_progress(done, total)
+
+
+class SeparationEngine(Protocol):
+    """A source separator. ``separate`` is blocking; the servicer runs it in a worker thread."""
+
+    name: str
+
+    def info(self) -> EngineInfo:
+        """Describe the engine (stems, rate, defaults)."""
+        ...
+
+    def separate(
+        self, audio: FloatArray, sample_rate: int, options: SeparationOptions, control: CallControl
+    ) -> dict[StemName, FloatArray]:
+        """Split ``audio`` (float32 ``(channels, samples)``) into ``options.stems``, each the same shape.
+
+        Calls ``control.progress`` between chunks and raises :class:`StopRequested` soon after
+        ``control.stop`` is set.
+        """
+        ...
+
+    def close(self) -> None:
+        """Free resources (models, pools)."""
+        ...
+
+
+def supported_text(stems: Sequence[str]) -> str:
+    """``"vocals, accompaniment"``: a list of stems for error messages."""
+    return ", ".join(stems)
