@@ -59,13 +59,12 @@ class TextFormatter(logging.Formatter):
 
 
 def setup_logging(level: str = "INFO", fmt: str = "json", service: str = "") -> None:
-    """Configure the root logger once for the process (idempotent: replaces earlier Ting handlers)."""
+    """Configure the root logger for a service process: this handler replaces any earlier root handlers
+    (a CLI's ``basicConfig`` included), so every line is written once, as JSON or text."""
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if getattr(handler, "_ting", False):
-            root.removeHandler(handler)
+        root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler._ting = True  # type: ignore[attr-defined]
     handler.setFormatter(JsonFormatter(service) if fmt == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())
