@@ -1,0 +1,208 @@
+"""Summarization benchmark: throughput of the offline engine on a 60-minute transcript and quality on
+the shared eval meetings.
+
+Throughput: the English eval meeting repeated with shifted times until it lasts 60 minutes, summarized
+with every part through a real summarization server on loopback (segments/s, chars/s, wall time,
+sentences, encoder tokens, chunks). Quality, per eval meeting (``../shared/eval/meeting_*.json``):
+
+* chapters — count, and the mean / max distance in seconds between each reference boundary (start of
+  chapter 2..) and the nearest predicted one;
+* action items — each reference item is matched to the predicted item with the most similar text
+  (MiniLM cosine); owner accuracy and due accuracy (dues compared without by/before/之前 and
+  parentheses) over the reference items;
+* key-point coverage — share of reference key points whose best-matching predicted key point has a
+  MiniLM cosine >= ``COVERAGE_THRESHOLD`` (0.5: "same subject, clearly related"; all-MiniLM-L6-v2
+  paraphrases score ~0.6-0.8, unrelated sentences < 0.2), and the mean best cosine. The encoder is
+  English-trained, so Chinese cosines are lower for the same agreement;
+* keyword recall — share of reference keywords that a predicted keyword contains or is contained in.
+
+    python bench/summarize.py [--minutes 60] [--json]
+
+With ``--json`` the last line is one JSON object of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+
+from ting.audio.v1 import audio_pb2
+from ting.summarization.v1 import summarization_service_pb2 as pb
+from ting.summarization.v1 import summarization_service_pb2_grpc as pb_grpc
+from ting_common.transcript import Segment
+from ting_summarize.config import SummarizeSettings
+from ting_summarize.engines.encoder import SentenceEncoder
+from ting_summarize.engines.extractive import ExtractiveEngine
+from ting_summarize.engines.text import split_sentences
+from ting_summarize.server import create_server
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL = ROOT.parent / "shared" / "eval"
+COVERAGE_THRESHOLD = 0.5
+MEETING_DATE = "2025-03-12"
+ALL_PARTS = [
+    pb.SUMMARY_PART_OVERVIEW,
+    pb.SUMMARY_PART_KEY_POINTS,
+    pb.SUMMARY_PART_CHAPTERS,
+    pb.SUMMARY_PART_ACTION_ITEMS,
+    pb.SUMMARY_PART_KEYWORDS,
+    pb.SUMMARY_PART_QUESTIONS_ANSWERS,
+    pb.SUMMARY_PART_SPEAKER_SUMMARIES,
+]
+
+
+def request_for(segments: list[dict[str, Any]], language: str, names: dict[str, str]) -> pb.SummarizeRequest:
+    return pb.SummarizeRequest(
+        config=pb.SummaryConfig(parts=ALL_PARTS, speaker_names=names, reference_date=MEETING_DATE),
+        segments=[
+            audio_pb2.Segment(
+                id=i,
+                start_ms=round(s["start"] * 1000),
+                end_ms=round(s["end"] * 1000),
+                text=s["text"],
+                speaker=s.get("speaker", ""),
+            )
+            for i, s in enumerate(segments)
+        ],
+        language_code=language,
+    )
+
+
+def long_transcript(meeting: dict[str, Any], minutes: float) -> list[dict[str, Any]]:
+    """The meeting repeated back to back (times shifted) until it lasts ``minutes``."""
+    segments: list[dict[str, Any]] = []
+    offset = 0.0
+    while offset < minutes * 60:
+        segments.extend({**s, "start": s["start"] + offset, "end": s["end"] + offset} for s in meeting["segments"])
+        offset += meeting["duration"]
+    return segments
+
+
+def normalize_due(due: str) -> str:
+    due = re.sub(r"[()]", "", due.lower())
+    due = re.sub(r"\b(?:by|before|until|the|afternoon|morning|evening)\b|之前|以前", "", due)
+    return " ".join(due.split())
+
+
+def quality(meeting: dict[str, Any], summary: pb.Summary, encoder: SentenceEncoder) -> dict[str, Any]:
+    ref = meeting["reference"]
+    lang = meeting["language"]
+    figures: dict[str, Any] = {"chapters": len(summary.chapters), "reference_chapters": len(ref["chapters"])}
+    predicted = [c.start_ms / 1000 for c in summary.chapters[1:]]
+    errors = [
+        min((abs(p - c["start"]) for p in predicted), default=float(meeting["duration"])) for c in ref["chapters"][1:]
+    ]
+    figures["boundary_error_mean_s"] = round(statistics.fmean(errors), 1) if errors else 0.0
+    figures["boundary_error_max_s"] = round(max(errors), 1) if errors else 0.0
+
+    items = list(summary.action_items)
+    expected = ref["action_items"]
+    owners = dues = 0
+    if items:
+        sims = encoder.encode([e["text"] for e in expected]) @ encoder.encode([i.text for i in items]).T
+        for row, e in enumerate(expected):
+            best = items[int(np.argmax(sims[row]))]
+            owners += best.owner == e["owner"]
+            dues += normalize_due(best.due) == normalize_due(e["due"])
+    figures["action_items"] = len(items)
+    figures["reference_action_items"] = len(expected)
+    figures["owner_accuracy"] = round(owners / len(expected), 3)
+    figures["due_accuracy"] = round(dues / len(expected), 3)
+
+    points = [k.text for k in summary.key_points]
+    best_cos = (encoder.encode(ref["key_points"]) @ encoder.encode(points).T).max(axis=1) if points else np.zeros(1)
+    figures["key_points"] = len(points)
+    figures["key_point_coverage"] = round(float((best_cos >= COVERAGE_THRESHOLD).mean()), 3)
+    figures["key_point_mean_best_cosine"] = round(float(best_cos.mean()), 3)
+
+    got = [k.text.lower() for k in summary.keywords]
+    hits = sum(1 for k in ref["keywords"] if any(k.lower() in g or g in k.lower() for g in got))
+    figures["keyword_recall"] = round(hits / len(ref["keywords"]), 3)
+    figures["language"] = lang
+    return figures
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    encoder = SentenceEncoder()
+    settings = SummarizeSettings(host="127.0.0.1", port=0, shutdown_delay_s=0.0, max_chars=10_000_000)
+    app, port = create_server(settings, ExtractiveEngine(encoder))
+    await app.start()
+    result: dict[str, Any] = {}
+    try:
+        async with grpc.aio.insecure_channel(
+            f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 1 << 28)]
+        ) as channel:
+            stub = pb_grpc.SummarizationServiceStub(channel)
+            en_path = EVAL / "meeting_en.json"
+            if not en_path.is_file():
+                print(f"no eval meetings at {EVAL}; nothing to measure", file=sys.stderr)
+                return result
+            meeting = json.loads(en_path.read_text(encoding="utf-8"))
+            names = {k: v["name"] for k, v in meeting["reference"]["speakers"].items()}
+            segments = long_transcript(meeting, args.minutes)
+            chars = sum(len(s["text"]) for s in segments)
+            domain = tuple(
+                Segment(i, s["start"], s["end"], s["text"], speaker=s["speaker"]) for i, s in enumerate(segments)
+            )
+            sentences = split_sentences(domain, "en")
+            tokens = sum(encoder.token_counts([s.text for s in sentences]))
+            await stub.Summarize(request_for(meeting["segments"], "en", names), timeout=600)  # warm-up
+            started = time.perf_counter()
+            reply = await stub.Summarize(request_for(segments, "en", names), timeout=600)
+            wall = time.perf_counter() - started
+            result["throughput"] = {
+                "audio_minutes": round(segments[-1]["end"] / 60, 1),
+                "segments": len(segments),
+                "chars": chars,
+                "sentences": len(sentences),
+                "encoder_tokens": tokens,
+                "chunks": reply.chunk_count,
+                "wall_s": round(wall, 2),
+                "server_ms": reply.processing_ms,
+                "segments_per_s": round(len(segments) / wall, 1),
+                "chars_per_s": round(chars / wall),
+                "chapters": len(reply.summary.chapters),
+            }
+            print(
+                f"60-minute transcript: {len(segments)} segments, {chars} chars, {len(sentences)} sentences, "
+                f"{tokens} encoder tokens, {reply.chunk_count} chunk -> {wall:.2f} s "
+                f"({len(segments) / wall:.0f} segments/s, {chars / wall:.0f} chars/s)"
+            )
+            for name in ("meeting_en.json", "meeting_zh.json"):
+                path = EVAL / name
+                if not path.is_file():
+                    continue
+                m = json.loads(path.read_text(encoding="utf-8"))
+                names = {k: v["name"] for k, v in m["reference"]["speakers"].items()}
+                r = await stub.Summarize(request_for(m["segments"], m["language"], names), timeout=600)
+                q = quality(m, r.summary, encoder)
+                result[name.removesuffix(".json")] = q
+                print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in q.items()))
+    finally:
+        await app.drain(0)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--minutes", type=float, default=60.0, help="length of the throughput transcript")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    args = parser.parse_args()
+    result = asyncio.run(main_async(args))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
