@@ -74,8 +74,11 @@ protos: setup  ## regenerate libs/protos from protos/
 pytest:
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: setup  ## ASR overhead benchmark (service vs bare faster-whisper)
+bench: setup  ## every benchmark (figures, not assertions)
 	$(BIN)/python bench/asr_overhead.py
+	$(BIN)/python bench/translate.py
+	$(BIN)/python bench/summarize.py
+	$(BIN)/python bench/separation.py
 
 clean:
 	rm -rf $(VENV) node_modules .uv-stamp .mypy_cache .ruff_cache .pytest_cache

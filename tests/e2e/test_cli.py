@@ -26,17 +26,19 @@ def run_ting(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[st
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """`ting serve asr --host 127.0.0.1 --port N` in its own process."""
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`ting serve asr --host 127.0.0.1 --port N` in its own process; its log is shown if it dies."""
     port = free_port()
     env = dict(os.environ, TING_ASR_SHUTDOWN_DELAY_S="0", TING_ASR_LOG_LEVEL="WARNING")
-    proc = subprocess.Popen(
-        [TING, "serve", "asr", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log_path = tmp_path_factory.mktemp("served") / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [TING, "serve", "asr", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     address = f"127.0.0.1:{port}"
     try:
         wait_until_serving(address, process=proc)
@@ -45,6 +47,8 @@ def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        elif proc.returncode not in (0, -signal.SIGTERM):
+            print(f"ting serve asr exited with {proc.returncode}; its log:\n{log_path.read_text()}")
 
 
 def test_transcribe_json(served: tuple[str, subprocess.Popen[str]]) -> None:

@@ -63,10 +63,18 @@ class _CallScope:
         self.service, self.method = _split_method(full_method)
         self.request_id = request_id_from_metadata(metadata)
         self.start = time.perf_counter()
+        self.peer = ""
+        self.deadline: float | None = None
         self.token = request_id_var.set(self.request_id)
         GRPC_IN_FLIGHT.labels(self.service, self.method).inc()
 
     async def begin(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        # Read the peer now: after a streaming call has ended, the C-core call behind the context may
+        # be freed, and context.peer() would touch it (a segfault seen under load). The deadline is
+        # read now for the same reason; code() is plain Python state and stays safe in finish().
+        self.peer = context.peer()
+        remaining = context.time_remaining()
+        self.deadline = None if remaining is None else time.monotonic() + remaining
         try:
             await context.send_initial_metadata(((REQUEST_ID_KEY, self.request_id),))
         except Exception:
@@ -81,10 +89,9 @@ class _CallScope:
     def finish(self, context: grpc.aio.ServicerContext[Any, Any], cancelled: bool = False) -> None:
         code: grpc.StatusCode | None
         if cancelled:
-            remaining = context.time_remaining()
             code = (
                 grpc.StatusCode.DEADLINE_EXCEEDED
-                if remaining is not None and remaining <= 0
+                if self.deadline is not None and time.monotonic() >= self.deadline
                 else grpc.StatusCode.CANCELLED
             )
         else:
@@ -104,7 +111,7 @@ class _CallScope:
                 "grpc_method": self.method,
                 "grpc_code": code.name,
                 "duration_ms": round(elapsed * 1000, 1),
-                "peer": context.peer(),
+                "peer": self.peer,
             },
         )
         request_id_var.reset(self.token)

@@ -7,6 +7,7 @@ interceptor, so every log line written while serving a call carries it without p
 from __future__ import annotations
 
 import contextvars
+import faulthandler
 import json
 import logging
 import sys
@@ -68,3 +69,6 @@ def setup_logging(level: str = "INFO", fmt: str = "json", service: str = "") -> 
     handler.setFormatter(JsonFormatter(service) if fmt == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # A crash in native code (codec, inference runtime) still leaves a Python stack on stderr.
+    if not faulthandler.is_enabled():
+        faulthandler.enable()
