@@ -13,6 +13,12 @@ and reports each engine's RTFx (audio seconds separated per wall second, CPU) an
 RSS. ``--ablation`` also scores the DSP engine with each cue switched off / changed.
 
     python bench/separation.py [--data DIR] [--engines dsp] [--ablation] [--json]
+    python bench/separation.py --onnx-model htdemucs.onnx [--onnx-stems drums,bass,other,vocals]
+        [--onnx-sample-rate 44100] [--onnx-channels 2] [--onnx-segment-s 7.8] [--onnx-overlap 0.25]
+        [--onnx-batch-size 4] [--onnx-threads 0]
+
+``--onnx-model`` adds the ``onnx`` engine (a separator exported to ONNX, input [batch, channels, samples],
+output [batch, stems, channels, samples]; see ``ting_separate.engines.onnx``) next to the others.
 
 With ``--json`` the last line is one JSON object: ``{"default_engine", "engines": {NAME: {"vocals_sdr",
 "accompaniment_sdr", "rtfx", "rss_mb"}}, "oracle": {...}, "mixture": {...}}`` (mean dB over the set).
@@ -32,9 +38,12 @@ import mir_eval
 import numpy as np
 import numpy.typing as npt
 
-from ting_separate.audio_io import decode_multichannel
+from ting_common.audio import decode_audio_multichannel
+from ting_common.errors import TingError
+from ting_separate.config import SeparateSettings
 from ting_separate.engines import CallControl, SeparationEngine, SeparationOptions, StemName
 from ting_separate.engines.dsp import DspEngine, DspSettings, istft, stft
+from ting_separate.server import create_engines
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "separation"
@@ -57,8 +66,8 @@ def load(data: Path) -> list[Item]:
     manifest = json.loads((data / "manifest.json").read_text())
     items = []
     for entry in manifest["items"]:
-        mix = decode_multichannel((data / entry["mixture"]).read_bytes())
-        stems = {s: decode_multichannel((data / entry[s]).read_bytes()).samples for s in STEMS}
+        mix = decode_audio_multichannel((data / entry["mixture"]).read_bytes())
+        stems = {s: decode_audio_multichannel((data / entry[s]).read_bytes()).samples for s in STEMS}
         items.append(Item(entry["name"], mix.sample_rate, mix.samples, stems))
     return items
 
@@ -120,10 +129,34 @@ def ablations() -> dict[str, DspSettings]:
     }
 
 
+def onnx_engine(args: argparse.Namespace) -> SeparationEngine:
+    """The onnx engine as the service would load it from the same ``TING_SEPARATE_ONNX_*`` settings."""
+    settings = SeparateSettings(
+        onnx_model_path=args.onnx_model,
+        onnx_stems=args.onnx_stems,
+        onnx_sample_rate=args.onnx_sample_rate,
+        onnx_channels=args.onnx_channels,
+        onnx_segment_s=args.onnx_segment_s,
+        onnx_overlap=args.onnx_overlap,
+        onnx_batch_size=args.onnx_batch_size,
+        onnx_intra_op_threads=args.onnx_threads,
+    )
+    return next(engine for engine in create_engines(settings) if engine.name == "onnx")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="evaluation set folder (manifest.json)")
-    parser.add_argument("--engines", default="dsp", help="comma-separated engines to run (dsp)")
+    parser.add_argument("--engines", default="dsp", help="comma-separated engines to run (dsp, onnx)")
+    onnx = parser.add_argument_group("onnx engine (TING_SEPARATE_ONNX_* of the service)")
+    onnx.add_argument("--onnx-model", type=Path, help="ONNX separator; adds the onnx engine to --engines")
+    onnx.add_argument("--onnx-stems", default="drums,bass,other,vocals", help="the model output's stems, in order")
+    onnx.add_argument("--onnx-sample-rate", type=int, default=44100, help="the model's sample rate, Hz")
+    onnx.add_argument("--onnx-channels", type=int, default=2, choices=(1, 2), help="channels the model takes")
+    onnx.add_argument("--onnx-segment-s", type=float, default=7.8, help="segment length, seconds")
+    onnx.add_argument("--onnx-overlap", type=float, default=0.25, help="segment overlap, share of a segment")
+    onnx.add_argument("--onnx-batch-size", type=int, default=4, help="segments per session.run")
+    onnx.add_argument("--onnx-threads", type=int, default=0, help="onnxruntime intra-op threads (0: its default)")
     parser.add_argument("--ablation", action="store_true", help="also score the DSP engine with cues switched off")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
     parser.add_argument("--verbose", action="store_true", help="per-item scores")
@@ -134,12 +167,24 @@ def main() -> int:
     items = load(args.data)
     print(f"{len(items)} items from {args.data}")
 
+    names = [name for name in args.engines.split(",") if name]
+    if args.onnx_model is not None and "onnx" not in names:
+        names.append("onnx")
     engines: dict[str, SeparationEngine] = {}
-    for name in args.engines.split(","):
+    for name in names:
         if name == "dsp":
             engines[name] = DspEngine()
+        elif name == "onnx" and args.onnx_model is not None:
+            try:
+                engines[name] = onnx_engine(args)
+            except (TingError, ValueError) as exc:
+                print(f"cannot load the onnx engine: {exc}", file=sys.stderr)
+                return 2
+        elif name == "onnx":
+            print("the onnx engine needs --onnx-model PATH", file=sys.stderr)
+            return 2
         else:
-            print(f"unknown engine {name!r} (available: dsp)", file=sys.stderr)
+            print(f"unknown engine {name!r} (available: dsp, onnx)", file=sys.stderr)
             return 2
 
     results: dict[str, dict[str, float]] = {}

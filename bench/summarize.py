@@ -16,7 +16,13 @@ sentences, encoder tokens, chunks). Quality, per eval meeting (``../shared/eval/
   English-trained, so Chinese cosines are lower for the same agreement;
 * keyword recall — share of reference keywords that a predicted keyword contains or is contained in.
 
-    python bench/summarize.py [--minutes 60] [--json]
+LLM engine: ``--llm-plan`` runs the 60-minute transcript through the ``llm`` engine against the scripted
+fault server (tests/integration/llm_fault_server.py: instant, minimal valid answers) at 8k and 32k contexts and
+reports the map-reduce shape — chunks, requests, estimated prompt tokens per request. ``--llm-base-url URL
+--llm-model NAME`` summarizes the 60-minute transcript and the eval meetings with a real endpoint instead
+(wall time, chunks, tokens reported by the endpoint, and the quality figures above).
+
+    python bench/summarize.py [--minutes 60] [--json] [--llm-plan] [--llm-base-url URL --llm-model NAME]
 
 With ``--json`` the last line is one JSON object of the figures.
 """
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import re
 import statistics
@@ -39,14 +46,18 @@ import numpy as np
 from ting.audio.v1 import audio_pb2
 from ting.summarization.v1 import summarization_service_pb2 as pb
 from ting.summarization.v1 import summarization_service_pb2_grpc as pb_grpc
+from ting_common.llm import LLMSettings, estimate_tokens
 from ting_common.transcript import Segment
 from ting_summarize.config import SummarizeSettings
+from ting_summarize.engines import CallControl, Part, SummaryOptions
 from ting_summarize.engines.encoder import SentenceEncoder
 from ting_summarize.engines.extractive import ExtractiveEngine
+from ting_summarize.engines.llm import LLMEngine
 from ting_summarize.engines.text import split_sentences
 from ting_summarize.server import create_server
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.integration.llm_fault_server for --llm-plan
 EVAL = ROOT.parent / "shared" / "eval"
 COVERAGE_THRESHOLD = 0.5
 MEETING_DATE = "2025-03-12"
@@ -193,11 +204,129 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def minimal_answer(body: dict[str, Any]) -> str:
+    """A valid, tiny answer for the fault server: every field the request's schema requires."""
+    system = body["messages"][0]["content"]
+    schema = json.loads(system.split("JSON schema:\n", 1)[1].split("\n", 1)[0])
+    first = re.search(r"^\[(\d+) @ ", body["messages"][1]["content"], re.MULTILINE)
+    values: dict[str, Any] = {"overview": "A meeting."}
+    if first:
+        values["chapters"] = [{"title": "Part", "start_segment_id": int(first.group(1)), "summary": "."}]
+    return json.dumps({f: values.get(f, []) for f in schema["required"]})
+
+
+async def llm_plan(segments: list[dict[str, Any]], names: dict[str, str]) -> dict[str, Any]:
+    """Map-reduce shape of the 60-minute transcript at 8k and 32k contexts (scripted instant answers)."""
+    fault_module: Any = importlib.import_module("tests.integration.llm_fault_server")
+    fault = fault_module.FaultServer()
+    await fault.start()
+    domain = tuple(Segment(i, s["start"], s["end"], s["text"], speaker=s["speaker"]) for i, s in enumerate(segments))
+    options = SummaryOptions(parts=tuple(Part), language="en", output_language="en", speaker_names=names)
+    figures: dict[str, Any] = {}
+    try:
+        for context in (8192, 32768):
+            fault.reset()
+            fault.responder = minimal_answer
+            engine = LLMEngine(LLMSettings(base_url=fault.base_url, model="plan"), context_tokens=context)
+            started = time.perf_counter()
+            summary = await asyncio.to_thread(engine.summarize, domain, options, CallControl())
+            wall = time.perf_counter() - started
+            prompts = [
+                sum(estimate_tokens(m["content"]) for m in r.body["messages"])
+                for r in fault.requests
+                if r.path.endswith("/chat/completions")
+            ]
+            figures[f"context_{context}"] = row = {
+                "chunks": summary.chunk_count,
+                "requests": len(prompts),
+                "prompt_tokens_per_request_mean": round(statistics.fmean(prompts)),
+                "prompt_tokens_per_request_max": max(prompts),
+                "engine_overhead_s": round(wall, 2),
+            }
+            print(f"llm plan, {context}-token context: " + ", ".join(f"{k}={v}" for k, v in row.items()))
+    finally:
+        await fault.stop()
+    return figures
+
+
+async def llm_real(args: argparse.Namespace, segments: list[dict[str, Any]], names: dict[str, str]) -> dict[str, Any]:
+    """The 60-minute transcript and the eval meetings through a real endpoint's ``llm`` engine."""
+    settings = SummarizeSettings(
+        host="127.0.0.1",
+        port=0,
+        shutdown_delay_s=0.0,
+        max_chars=10_000_000,
+        default_engine="llm",
+        llm_base_url=args.llm_base_url,
+        llm_model=args.llm_model,
+        llm_context_tokens=args.llm_context_tokens,
+    )
+    from ting_summarize.server import create_llm_engine
+
+    app, port = create_server(settings, create_llm_engine(settings))
+    await app.start()
+    figures: dict[str, Any] = {}
+    encoder = SentenceEncoder()
+    try:
+        async with grpc.aio.insecure_channel(
+            f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 1 << 28)]
+        ) as channel:
+            stub = pb_grpc.SummarizationServiceStub(channel)
+            started = time.perf_counter()
+            reply = await stub.Summarize(request_for(segments, "en", names), timeout=3600)
+            wall = time.perf_counter() - started
+            figures["throughput"] = {
+                "wall_s": round(wall, 1),
+                "chunks": reply.chunk_count,
+                "input_tokens": reply.input_token_count,
+                "output_tokens": reply.output_token_count,
+                "segments_per_s": round(len(segments) / wall, 1),
+            }
+            print("llm 60-minute transcript: " + ", ".join(f"{k}={v}" for k, v in figures["throughput"].items()))
+            for name in ("meeting_en.json", "meeting_zh.json"):
+                path = EVAL / name
+                if path.is_file():
+                    m = json.loads(path.read_text(encoding="utf-8"))
+                    m_names = {k: v["name"] for k, v in m["reference"]["speakers"].items()}
+                    r = await stub.Summarize(request_for(m["segments"], m["language"], m_names), timeout=3600)
+                    figures[name.removesuffix(".json")] = q = quality(m, r.summary, encoder)
+                    print(f"llm {name}: " + ", ".join(f"{k}={v}" for k, v in q.items()))
+    finally:
+        await app.drain(0)
+    return figures
+
+
+async def llm_async(args: argparse.Namespace) -> dict[str, Any]:
+    """The LLM engine's figures (``--llm-plan`` and/or ``--llm-base-url``)."""
+    en_path = EVAL / "meeting_en.json"
+    if not en_path.is_file():
+        print(f"no eval meetings at {EVAL}; nothing to measure", file=sys.stderr)
+        return {}
+    meeting = json.loads(en_path.read_text(encoding="utf-8"))
+    names = {k: v["name"] for k, v in meeting["reference"]["speakers"].items()}
+    segments = long_transcript(meeting, args.minutes)
+    result: dict[str, Any] = {}
+    if args.llm_plan:
+        result["llm_plan"] = await llm_plan(segments, names)
+    if args.llm_base_url:
+        result["llm"] = await llm_real(args, segments, names)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--minutes", type=float, default=60.0, help="length of the throughput transcript")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    parser.add_argument("--llm-plan", action="store_true", help="map-reduce shape of the llm engine (no model)")
+    parser.add_argument("--llm-base-url", default="", help="OpenAI-compatible endpoint to benchmark the llm engine")
+    parser.add_argument("--llm-model", default="", help="model name at --llm-base-url")
+    parser.add_argument("--llm-context-tokens", type=int, default=8192, help="context window of --llm-model")
     args = parser.parse_args()
+    if args.llm_plan or args.llm_base_url:
+        result = asyncio.run(llm_async(args))
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False))
+        return 0
     result = asyncio.run(main_async(args))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))

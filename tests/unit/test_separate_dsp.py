@@ -1,18 +1,14 @@
-"""Pure logic of the separation service: chunk cross-fades, masks, loudness, stereo audio I/O."""
+"""Pure logic of the separation service: chunk cross-fades and the DSP engine's masks."""
 
 from __future__ import annotations
 
-import io
 import itertools
 import threading
 
-import av
 import numpy as np
 import pytest
 
-from ting_common.audio import AudioLimits, encode_wav
-from ting_common.errors import FailedPreconditionError, InvalidArgumentError, ResourceExhaustedError
-from ting_separate.audio_io import decode_multichannel, encode_flac, loudness
+from ting_common.errors import FailedPreconditionError
 from ting_separate.engines import CallControl, FloatArray, SeparationOptions, StemName, StopRequested
 from ting_separate.engines.chunking import chunk_plan, fade_in, separate_in_chunks
 from ting_separate.engines.dsp import (
@@ -146,48 +142,3 @@ def test_engine_keeps_shape_and_stems_sum_back(channels: int) -> None:
 def test_engine_refuses_stems_it_cannot_make() -> None:
     with pytest.raises(FailedPreconditionError, match="vocals, accompaniment"):
         DspEngine().separate(noise(2, 0.5), RATE, SeparationOptions(stems=("drums",)), CallControl())
-
-
-def test_loudness_of_a_known_sine() -> None:
-    t = np.arange(5 * 48000) / 48000
-    sine = (0.1 * np.sin(2 * np.pi * 997 * t)).astype(np.float32)
-    integrated, rms, peak = loudness(np.stack([sine, sine]), 48000)
-    # BS.1770: a 997 Hz sine at -20 dBFS peak in both channels reads -20 LUFS (K-weighting ~0 dB there,
-    # the two channels add 3 dB, the sine's RMS is 3 dB under its peak).
-    assert integrated == pytest.approx(-20.0, abs=0.15)
-    assert rms == pytest.approx(-23.01, abs=0.05)
-    assert peak == pytest.approx(-20.0, abs=0.01)
-
-
-def test_loudness_of_silence_is_the_floor() -> None:
-    assert loudness(np.zeros((2, 48000), np.float32), 48000) == (-120.0, -120.0, -120.0)
-
-
-def test_decode_keeps_rate_and_channels() -> None:
-    audio = noise(2, 0.5) * 0.5
-    decoded = decode_multichannel(encode_wav(audio.T, 44100))
-    assert decoded.sample_rate == 44100
-    assert decoded.samples.shape == audio.shape
-    np.testing.assert_allclose(decoded.samples, audio, atol=1e-4)
-
-
-def test_flac_roundtrip() -> None:
-    audio = noise(2, 0.7) * 0.5
-    data = encode_flac(audio, RATE)
-    with av.open(io.BytesIO(data)) as container:
-        assert container.streams.audio[0].codec_context.name == "flac"
-    decoded = decode_multichannel(data)
-    assert decoded.samples.shape == audio.shape
-    np.testing.assert_allclose(decoded.samples, audio, atol=1e-4)
-
-
-def test_decode_errors_are_domain_errors() -> None:
-    with pytest.raises(InvalidArgumentError, match="empty"):
-        decode_multichannel(b"")
-    with pytest.raises(InvalidArgumentError, match="could not be read"):
-        decode_multichannel(b"this is not audio at all" * 20)
-    wav = encode_wav(noise(2, 2.0).T * 0.1, RATE)
-    with pytest.raises(ResourceExhaustedError, match="limit"):
-        decode_multichannel(wav, limits=AudioLimits(max_duration_s=1.0))
-    with pytest.raises(ResourceExhaustedError, match="MiB"):
-        decode_multichannel(wav, limits=AudioLimits(max_bytes=1000))

@@ -1,9 +1,12 @@
-"""Audio input for every Ting service: decode whatever a caller sends to 16 kHz mono float32.
+"""Audio I/O for every Ting service: decode whatever a caller sends to float32, encode WAV / FLAC.
 
 Containers and codecs are read with PyAV (the FFmpeg libraries, no ``ffmpeg`` binary): WAV, FLAC, MP3,
 Ogg/Opus, M4A/AAC, WebM/Opus and the soundtrack of video files (MP4, MKV, WebM). Headerless PCM
 (``LINEAR16``, ``FLOAT32``, G.711 ``MULAW`` / ``ALAW``) is decoded with numpy and needs the caller to say
-its sample rate. Everything is resampled by libswresample to the target rate and downmixed to mono.
+its sample rate. :func:`decode_audio` resamples (libswresample) to the target rate and downmixes to mono,
+what speech models want; :func:`decode_audio_multichannel` keeps the source's rate (or resamples to a
+target) and up to ``max_channels`` channels, what stem separation wants. Both go through the same
+opening, limit checks and error translation below.
 
 Every failure is a :mod:`ting_common.errors` domain error whose message a person can act on; no FFmpeg
 exception or traceback leaves this module. Limits (:class:`AudioLimits`) are checked on the input size,
@@ -42,7 +45,10 @@ __all__ = [
     "AudioEncoding",
     "AudioLimits",
     "DecodedAudio",
+    "MultichannelAudio",
     "decode_audio",
+    "decode_audio_multichannel",
+    "encode_flac",
     "encode_wav",
     "iter_decode_audio",
     "probe_duration",
@@ -113,6 +119,31 @@ class DecodedAudio:
     source_codec: str
     source_sample_rate: int
     source_channels: int
+
+
+@dataclass(frozen=True)
+class MultichannelAudio:
+    """Decoded audio: float32 ``(channels, samples)`` in [-1, 1] at ``sample_rate``, plus what the source was.
+
+    ``samples`` may be a view into a slightly larger buffer (no copy is made just to trim it).
+    """
+
+    samples: FloatArray
+    sample_rate: int
+    source_format: str
+    source_codec: str
+    source_sample_rate: int
+    source_channels: int
+
+    @property
+    def channels(self) -> int:
+        """Number of channels in ``samples``."""
+        return int(self.samples.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        """Duration in seconds."""
+        return float(self.samples.shape[1] / self.sample_rate)
 
 
 @dataclass
@@ -200,9 +231,9 @@ def decode_audio(
     :class:`ResourceExhaustedError` when the input is over ``limits`` and :class:`OutOfRangeError` for a
     hint outside its range. A truncated file decodes to whatever could be read, as ``ffmpeg`` does.
     """
-    source = _open(data, encoding, sample_rate_hint, channels_hint, target_sample_rate, limits)
+    source = _open(data, encoding, sample_rate_hint, channels_hint, target_sample_rate, limits, max_channels=1)
     try:
-        samples = _collect(source.pieces(), source.expected_seconds() * target_sample_rate)
+        samples = _collect(source.pieces(), source.expected_seconds() * target_sample_rate)[0]
     finally:
         source.close()
     if samples.size == 0:
@@ -221,6 +252,57 @@ def decode_audio(
         samples=samples,
         sample_rate=target_sample_rate,
         duration_s=samples.size / target_sample_rate,
+        source_format=info.format,
+        source_codec=info.codec,
+        source_sample_rate=info.sample_rate,
+        source_channels=info.channels,
+    )
+
+
+def decode_audio_multichannel(
+    data: AudioSource,
+    *,
+    encoding: AudioEncoding = AudioEncoding.UNSPECIFIED,
+    sample_rate_hint: int = 0,
+    channels_hint: int = 0,
+    target_sample_rate: int | None = None,
+    max_channels: int = 2,
+    limits: AudioLimits | None = None,
+) -> MultichannelAudio:
+    """Decode ``data`` (bytes or a file path) to float32 ``(channels, samples)``, keeping the stereo image.
+
+    The sample rate is the source's own unless ``target_sample_rate`` is given (if the rate changes
+    mid-stream, everything is resampled to the first one). Sources with up to ``max_channels`` channels
+    keep them; more are downmixed to ``max_channels`` by libswresample (e.g. 5.1 to stereo). Hints, limits
+    and errors are those of :func:`decode_audio`.
+    """
+    if not 1 <= max_channels <= _MAX_CHANNELS:
+        raise OutOfRangeError(f"max_channels must lie in 1..{_MAX_CHANNELS}, got {max_channels}")
+    source = _open(
+        data, encoding, sample_rate_hint, channels_hint, target_sample_rate, limits, max_channels=max_channels
+    )
+    try:
+        rate = target_sample_rate or source.info.sample_rate
+        samples = _collect(source.pieces(), source.expected_seconds() * rate)
+    finally:
+        source.close()
+    info = source.info
+    if samples.shape[1] == 0:
+        raise InvalidArgumentError(_no_samples_message(info))
+    rate = target_sample_rate or info.sample_rate
+    logger.debug(
+        "decoded %s/%s %d Hz x%d to %.3f s at %d Hz x%d",
+        info.format,
+        info.codec,
+        info.sample_rate,
+        info.channels,
+        samples.shape[1] / rate,
+        rate,
+        samples.shape[0],
+    )
+    return MultichannelAudio(
+        samples=samples,
+        sample_rate=rate,
         source_format=info.format,
         source_codec=info.codec,
         source_sample_rate=info.sample_rate,
@@ -247,7 +329,7 @@ def iter_decode_audio(
     if not (math.isfinite(chunk_seconds) and chunk_seconds > 0):
         raise OutOfRangeError(f"chunk_seconds must be a positive number of seconds, got {chunk_seconds}")
     chunk_samples = max(1, round(chunk_seconds * target_sample_rate))
-    source = _open(data, encoding, sample_rate_hint, channels_hint, target_sample_rate, limits)
+    source = _open(data, encoding, sample_rate_hint, channels_hint, target_sample_rate, limits, max_channels=1)
     return _iter_chunks(source, chunk_samples)
 
 
@@ -264,7 +346,7 @@ def probe_duration(
     count for headerless PCM, and otherwise decodes the stream without resampling. No limits apply.
     """
     unlimited = AudioLimits(max_bytes=2**62, max_duration_s=math.inf)
-    source = _open(data, encoding, sample_rate_hint, channels_hint, 16000, unlimited)
+    source = _open(data, encoding, sample_rate_hint, channels_hint, 16000, unlimited, max_channels=1)
     try:
         return source.probe_duration()
     finally:
@@ -277,21 +359,7 @@ def encode_wav(samples: npt.NDArray[Any], sample_rate: int) -> bytes:
     ``samples`` is 1-D (mono) or ``(n, channels)``; floats are taken as [-1, 1] and clipped, integer
     arrays as int16 values.
     """
-    if sample_rate <= 0 or sample_rate > _MAX_SAMPLE_RATE:
-        raise OutOfRangeError(f"sample_rate must lie in 1..{_MAX_SAMPLE_RATE} Hz, got {sample_rate}")
-    array = np.asarray(samples)
-    if array.ndim == 1:
-        array = array[:, np.newaxis]
-    if array.ndim != 2 or array.shape[1] < 1:
-        raise InvalidArgumentError(
-            f"samples must be 1-D (mono) or shaped (n, channels), got shape {np.asarray(samples).shape}"
-        )
-    if np.issubdtype(array.dtype, np.floating):
-        pcm = (np.clip(array, -1.0, 1.0) * 32767.0).round().astype("<i2")
-    elif np.issubdtype(array.dtype, np.integer):
-        pcm = np.clip(array, -32768, 32767).astype("<i2")
-    else:
-        raise InvalidArgumentError(f"samples must be a float or integer array, got dtype {array.dtype}")
+    pcm = _pcm16(samples, sample_rate)
     channels = pcm.shape[1]
     payload = np.ascontiguousarray(pcm).tobytes()
     block_align = 2 * channels
@@ -302,13 +370,79 @@ def encode_wav(samples: npt.NDArray[Any], sample_rate: int) -> bytes:
     return header + payload
 
 
+def encode_flac(samples: npt.NDArray[Any], sample_rate: int) -> bytes:
+    """Encode samples as 16-bit FLAC (lossless; about half the size of WAV for music), with PyAV.
+
+    ``samples`` is laid out as for :func:`encode_wav`: 1-D (mono) or ``(n, channels)``, up to 8 channels.
+    """
+    pcm = _pcm16(samples, sample_rate)
+    channels = pcm.shape[1]
+    if channels > 8:
+        raise InvalidArgumentError(f"FLAC holds at most 8 channels, got {channels}")
+    layout = _layout(channels)
+    buffer = io.BytesIO()
+    try:
+        with av.open(buffer, mode="w", format="flac") as container:
+            stream = container.add_stream("flac", rate=sample_rate, layout=layout)
+            stream.format = "s16"
+            step = 1 << 16
+            for start in range(0, pcm.shape[0], step):
+                block = np.ascontiguousarray(pcm[start : start + step]).reshape(1, -1)
+                frame = AudioFrame.from_ndarray(block, format="s16", layout=layout)
+                frame.sample_rate = sample_rate
+                frame.pts = start
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode(None):
+                container.mux(packet)
+    except _AV_ERRORS as exc:
+        raise InvalidArgumentError(
+            f"could not encode {channels}-channel FLAC at {sample_rate} Hz: {_reason(exc)}"
+        ) from None
+    return buffer.getvalue()
+
+
+def _pcm16(samples: npt.NDArray[Any], sample_rate: int) -> npt.NDArray[np.int16]:
+    """Samples as little-endian int16 shaped ``(n, channels)``: floats in [-1, 1] are clipped and scaled."""
+    if sample_rate <= 0 or sample_rate > _MAX_SAMPLE_RATE:
+        raise OutOfRangeError(f"sample_rate must lie in 1..{_MAX_SAMPLE_RATE} Hz, got {sample_rate}")
+    array = np.asarray(samples)
+    if array.ndim == 1:
+        array = array[:, np.newaxis]
+    if array.ndim != 2 or array.shape[1] < 1:
+        raise InvalidArgumentError(
+            f"samples must be 1-D (mono) or shaped (n, channels), got shape {np.asarray(samples).shape}"
+        )
+    pcm: npt.NDArray[np.int16]
+    if np.issubdtype(array.dtype, np.floating):
+        pcm = (np.clip(array, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    elif np.issubdtype(array.dtype, np.integer):
+        pcm = np.clip(array, -32768, 32767).astype("<i2")
+    else:
+        raise InvalidArgumentError(f"samples must be a float or integer array, got dtype {array.dtype}")
+    return pcm
+
+
+def _layout(channels: int) -> str:
+    """FFmpeg's default channel layout for a channel count ("mono", "stereo", "5.1" for 6, ...)."""
+    if channels == 1:
+        return "mono"
+    if channels == 2:
+        return "stereo"
+    return str(av.AudioLayout(f"{channels}c").name)
+
+
 # --------------------------------------------------------------------------------------------------
 # Opening: argument checks, limits, raw vs container
 # --------------------------------------------------------------------------------------------------
 
 
 class _Source:
-    """An opened input that yields resampled mono pieces of arbitrary length."""
+    """An opened input that yields converted ``(channels, n)`` pieces of arbitrary length.
+
+    The output rate is the target (or the source's own when there is none); the output channel count is
+    the source's, capped at ``max_channels`` (1: a mono downmix).
+    """
 
     info: _SourceInfo
 
@@ -331,14 +465,16 @@ def _open(
     encoding: AudioEncoding,
     sample_rate_hint: int,
     channels_hint: int,
-    target_sample_rate: int,
+    target_sample_rate: int | None,
     limits: AudioLimits | None,
+    *,
+    max_channels: int,
 ) -> _Source:
     """Check the arguments and the limits that are known up front, then open the right kind of source."""
     limits = limits or AudioLimits()
     if not isinstance(encoding, AudioEncoding):
         raise InvalidArgumentError(f"unknown audio encoding {encoding!r}")
-    if not 0 < target_sample_rate <= _MAX_SAMPLE_RATE:
+    if target_sample_rate is not None and not 0 < target_sample_rate <= _MAX_SAMPLE_RATE:
         raise OutOfRangeError(f"the target sample rate must lie in 1..{_MAX_SAMPLE_RATE} Hz, got {target_sample_rate}")
     if not 0 <= sample_rate_hint <= _MAX_SAMPLE_RATE:
         raise OutOfRangeError(
@@ -377,9 +513,9 @@ def _open(
         raw = blob if blob is not None else _read_file(path or "")
         if _looks_like_container(raw[:16]):
             logger.info("audio was declared %s but carries a container header; auto-detecting", encoding.name)
-            return _ContainerSource(raw, None, AudioEncoding.UNSPECIFIED, target_sample_rate, limits)
-        return _RawSource(raw, encoding, sample_rate_hint, channels_hint, target_sample_rate, limits)
-    return _ContainerSource(blob, path, encoding, target_sample_rate, limits)
+            return _ContainerSource(raw, None, AudioEncoding.UNSPECIFIED, target_sample_rate, max_channels, limits)
+        return _RawSource(raw, encoding, sample_rate_hint, channels_hint, target_sample_rate, max_channels, limits)
+    return _ContainerSource(blob, path, encoding, target_sample_rate, max_channels, limits)
 
 
 def _file_size(path: str) -> int:
@@ -438,32 +574,37 @@ def _hms(seconds: float) -> str:
 
 
 def _collect(pieces: Iterable[FloatArray], expected_samples: float) -> FloatArray:
-    """Concatenate pieces into one contiguous array without holding them all plus a copy.
+    """Concatenate ``(channels, n)`` pieces into one ``(channels, total)`` array without holding them all plus a copy.
 
     The buffer starts at the expected size (plus slack for codec padding) and grows by half when needed,
-    so decoding a long file peaks near one copy of the result instead of two.
+    so decoding a long file peaks near one copy of the result instead of two. Each row of the result is
+    contiguous (the result itself may be a view of a slightly longer buffer).
     """
     capacity = int(expected_samples * 1.01) + 16000 if expected_samples > 0 else 60 * 16000
-    buffer = np.empty(capacity, dtype=np.float32)
+    buffer: FloatArray | None = None
     used = 0
     for piece in pieces:
-        end = used + piece.size
-        if end > buffer.size:
-            grown = np.empty(max(end, buffer.size + buffer.size // 2), dtype=np.float32)
-            grown[:used] = buffer[:used]
+        if buffer is None:
+            buffer = np.empty((piece.shape[0], capacity), dtype=np.float32)
+        end = used + piece.shape[1]
+        if end > buffer.shape[1]:
+            grown = np.empty((buffer.shape[0], max(end, buffer.shape[1] + buffer.shape[1] // 2)), dtype=np.float32)
+            grown[:, :used] = buffer[:, :used]
             buffer = grown
-        buffer[used:end] = piece
+        buffer[:, used:end] = piece
         used = end
-    if used < buffer.size * 0.9:
-        return buffer[:used].copy()  # do not keep a mostly empty buffer alive behind a view
-    return buffer[:used]
+    if buffer is None:
+        return np.empty((1, 0), dtype=np.float32)
+    if used < buffer.shape[1] * 0.9:
+        return buffer[:, :used].copy()  # do not keep a mostly empty buffer alive behind a view
+    return buffer[:, :used]
 
 
 def _iter_chunks(source: _Source, chunk_samples: int) -> Iterator[FloatArray]:
     """Regroup a source's pieces into fixed-size chunks; closes the source when done or abandoned."""
     try:
         produced = 0
-        for chunk in _rechunk(source.pieces(), chunk_samples):
+        for chunk in _rechunk((piece[0] for piece in source.pieces()), chunk_samples):
             produced += chunk.size
             yield chunk
         if produced == 0:
@@ -499,10 +640,14 @@ def _rechunk(pieces: Iterable[FloatArray], size: int) -> Iterator[FloatArray]:
 
 
 class _Resampler:
-    """libswresample to mono float32 at the target rate, rebuilt when the input layout/rate changes."""
+    """libswresample to float32 ``channels`` at the target rate, rebuilt when the input layout/rate changes.
 
-    def __init__(self, target_sample_rate: int) -> None:
+    One channel is a mono downmix (packed ``flt``); more are planar ``fltp`` in FFmpeg's default layout.
+    """
+
+    def __init__(self, target_sample_rate: int, channels: int = 1) -> None:
         self._target = target_sample_rate
+        self._channels = channels
         self._resampler: AudioResampler | None = None
         self._key: tuple[str, str, int] | None = None
 
@@ -514,25 +659,27 @@ class _Resampler:
                 logger.debug("audio parameters changed mid-stream from %s to %s", self._key, key)
                 out.extend(self.flush())
             self._resampler = AudioResampler(
-                format="flt", layout="mono", rate=self._target, options=dict(_RESAMPLER_OPTIONS)
+                format="flt" if self._channels == 1 else "fltp",
+                layout=_layout(self._channels),
+                rate=self._target,
+                options=dict(_RESAMPLER_OPTIONS),
             )
             self._key = key
         assert self._resampler is not None
-        out.extend(_frame_samples(f) for f in self._resampler.resample(frame))
+        out.extend(self._samples(f) for f in self._resampler.resample(frame))
         return out
 
     def flush(self) -> list[FloatArray]:
         if self._resampler is None:
             return []
         resampler, self._resampler, self._key = self._resampler, None, None
-        return [_frame_samples(f) for f in resampler.resample(None)]
+        return [self._samples(f) for f in resampler.resample(None)]
 
-
-def _frame_samples(frame: AudioFrame) -> FloatArray:
-    """The mono float samples of a resampled frame, copied out of the frame and clipped to [-1, 1]."""
-    samples = np.asarray(frame.to_ndarray(), dtype=np.float32).reshape(-1)
-    clipped: FloatArray = np.clip(samples, -1.0, 1.0)
-    return clipped
+    def _samples(self, frame: AudioFrame) -> FloatArray:
+        """The ``(channels, n)`` float samples of a resampled frame, copied out and clipped to [-1, 1]."""
+        samples = np.asarray(frame.to_ndarray(), dtype=np.float32).reshape(self._channels, -1)
+        clipped: FloatArray = np.clip(samples, -1.0, 1.0)
+        return clipped
 
 
 # --------------------------------------------------------------------------------------------------
@@ -547,7 +694,8 @@ class _RawSource(_Source):
         encoding: AudioEncoding,
         sample_rate: int,
         channels: int,
-        target_sample_rate: int,
+        target_sample_rate: int | None,
+        max_channels: int,
         limits: AudioLimits,
     ) -> None:
         width, codec = _RAW[encoding]
@@ -573,7 +721,8 @@ class _RawSource(_Source):
         self._raw = raw
         self._encoding = encoding
         self._width = width
-        self._target = target_sample_rate
+        self._target = target_sample_rate or sample_rate
+        self._channels = min(channels, max_channels)
         self._duration = duration
 
     def probe_duration(self) -> float:
@@ -586,14 +735,24 @@ class _RawSource(_Source):
         rate = self.info.sample_rate
         channels = self.info.channels
         block = self._width * channels * rate * _RAW_BLOCK_SECONDS
-        resampler = _Resampler(self._target) if rate != self._target else None
+        # numpy converts the channels when it is trivial (keep them all, or average them to mono);
+        # libswresample does the rest (e.g. 6 channels to stereo) and any rate change.
+        in_numpy = self._channels in (1, channels)
+        resampler = None if rate == self._target and in_numpy else _Resampler(self._target, self._channels)
         raw = memoryview(self._raw)
         for offset in range(0, len(self._raw), block):
-            mono = self._to_mono(raw[offset : offset + block], channels)
+            flat = self._to_float(raw[offset : offset + block])
+            if channels == 1:
+                planar = flat[np.newaxis, :]
+            elif self._channels == 1:
+                planar = flat.reshape(-1, channels).mean(axis=1, dtype=np.float32)[np.newaxis, :]
+            else:
+                planar = np.ascontiguousarray(flat.reshape(-1, channels).T)
             if resampler is None:
-                yield np.clip(mono, -1.0, 1.0)
+                yield np.clip(planar, -1.0, 1.0)
                 continue
-            frame = AudioFrame.from_ndarray(mono[np.newaxis, :], format="flt", layout="mono")
+            layout = _layout(planar.shape[0])
+            frame = AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
             frame.sample_rate = rate
             try:
                 yield from resampler.push(frame)
@@ -604,7 +763,8 @@ class _RawSource(_Source):
         if resampler is not None:
             yield from resampler.flush()
 
-    def _to_mono(self, chunk: memoryview, channels: int) -> FloatArray:
+    def _to_float(self, chunk: memoryview) -> FloatArray:
+        """Interleaved float32 samples of a block of whole frames."""
         samples: FloatArray
         if self._encoding is AudioEncoding.LINEAR16:
             samples = np.frombuffer(chunk, dtype="<i2").astype(np.float32) / np.float32(32768.0)
@@ -618,9 +778,7 @@ class _RawSource(_Source):
             samples = _MULAW_TABLE[np.frombuffer(chunk, dtype=np.uint8)]
         else:
             samples = _ALAW_TABLE[np.frombuffer(chunk, dtype=np.uint8)]
-        if channels > 1:
-            samples = samples.reshape(-1, channels).mean(axis=1, dtype=np.float32)
-        return np.ascontiguousarray(samples, dtype=np.float32)
+        return samples
 
 
 # --------------------------------------------------------------------------------------------------
@@ -639,10 +797,12 @@ class _ContainerSource(_Source):
         data: bytes | None,
         path: str | None,
         encoding: AudioEncoding,
-        target_sample_rate: int,
+        target_sample_rate: int | None,
+        max_channels: int,
         limits: AudioLimits,
     ) -> None:
         self._target = target_sample_rate
+        self._max_channels = max_channels
         self._limits = limits
         self._file: BinaryIO | None = None
         self._container = self._open_container(data, path, encoding)
@@ -737,13 +897,17 @@ class _ContainerSource(_Source):
         return total
 
     def pieces(self) -> Iterator[FloatArray]:
-        resampler = _Resampler(self._target)
-        max_samples = self._limits.max_duration_s * self._target
+        resampler: _Resampler | None = None
+        target = max_samples = 0.0
         produced = 0
         for frame in self._frames():
             if not self.info.sample_rate or not self.info.channels:
                 self.info.sample_rate = self.info.sample_rate or frame.sample_rate
                 self.info.channels = self.info.channels or frame.layout.nb_channels
+            if resampler is None:
+                target = self._target or self.info.sample_rate
+                max_samples = self._limits.max_duration_s * target
+                resampler = _Resampler(target, min(self.info.channels, self._max_channels))
             try:
                 pieces = resampler.push(frame)
             except _AV_ERRORS as exc:
@@ -752,19 +916,21 @@ class _ContainerSource(_Source):
                     f"({frame.layout.name}, {frame.sample_rate} Hz): {_reason(exc)}"
                 ) from None
             for piece in pieces:
-                produced += piece.size
+                produced += piece.shape[1]
                 if produced > max_samples:
-                    raise _duration_exceeded(produced / self._target, self._limits, declared=False)
+                    raise _duration_exceeded(produced / target, self._limits, declared=False)
                 yield piece
+        if resampler is None:
+            return
         try:
             tail = resampler.flush()
         except _AV_ERRORS as exc:
             logger.warning("could not flush the resampler: %s", exc)
             tail = []
         for piece in tail:
-            produced += piece.size
+            produced += piece.shape[1]
             if produced > max_samples:
-                raise _duration_exceeded(produced / self._target, self._limits, declared=False)
+                raise _duration_exceeded(produced / target, self._limits, declared=False)
             yield piece
 
     def _frames(self) -> Iterator[AudioFrame]:

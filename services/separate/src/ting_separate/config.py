@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from ting_common.settings import ServiceSettings
+from ting_separate.engines import ALL_STEMS, StemName
 
 
 class SeparateSettings(ServiceSettings):
@@ -17,8 +18,10 @@ class SeparateSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TING_SEPARATE_", env_nested_delimiter="__", extra="ignore")
 
     port: int = Field(50054, ge=0, le=65535, description="gRPC port (`TING_SEPARATE_PORT`); 0 picks a free one.")
-    default_engine: Literal["dsp"] = Field(
-        "dsp", description="Engine used when a request names none. `dsp` is embedded and needs no model."
+    default_engine: Literal["dsp", "onnx"] = Field(
+        "dsp",
+        description="Engine used when a request names none. `dsp` is embedded and needs no model; `onnx` needs "
+        "`TING_SEPARATE_ONNX_MODEL_PATH`.",
     )
     concurrency: int = Field(1, ge=1, le=64, description="Separations that run at the same time (worker threads).")
     max_queue: int = Field(
@@ -34,3 +37,52 @@ class SeparateSettings(ServiceSettings):
     storage_root: Path | None = Field(
         None, description="Directory that `file://` audio URIs may point into; unset disables file URIs."
     )
+
+    # -- the `onnx` engine: a neural separator exported to ONNX, run in process with onnxruntime --
+    onnx_model_path: Path | None = Field(
+        None,
+        description="ONNX separator to load at startup (input float32 [batch, channels, samples], output "
+        "[batch, stems, channels, samples]); unset: no `onnx` engine. A missing or unreadable file stops the "
+        "service at startup.",
+    )
+    onnx_stems: str = Field(
+        "drums,bass,other,vocals",
+        description="Comma-separated stems of the model's output, in its order (htdemucs: drums,bass,other,vocals).",
+    )
+    onnx_sample_rate: int = Field(44100, ge=8000, le=192_000, description="Sample rate the model works at, Hz.")
+    onnx_channels: int = Field(2, ge=1, le=2, description="Channels the model takes (2 for Demucs, 1 for mono).")
+    onnx_segment_s: float = Field(
+        7.8,
+        gt=0.1,
+        le=600,
+        description="Segment length fed to the model, seconds (htdemucs: 7.8); a model whose time axis is fixed "
+        "in the graph imposes its own.",
+    )
+    onnx_overlap: float = Field(
+        0.25, ge=0.0, lt=0.9, description="Overlap of consecutive segments (cross-faded), as a share of a segment."
+    )
+    onnx_batch_size: int = Field(
+        4, ge=1, le=256, description="Segments per onnxruntime call (a batch axis fixed in the graph wins)."
+    )
+    onnx_intra_op_threads: int = Field(
+        0, ge=0, le=256, description="onnxruntime intra-op threads per call; 0 lets onnxruntime choose."
+    )
+    onnx_device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="`auto`: CUDAExecutionProvider when onnxruntime has it, else CPU."
+    )
+
+    @field_validator("onnx_stems")
+    @classmethod
+    def _known_stems(cls, value: str) -> str:
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        unknown = [name for name in names if name not in ALL_STEMS]
+        if not names or unknown:
+            raise ValueError(f"stems must be a comma-separated list of {', '.join(ALL_STEMS)}; got {value!r}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"a stem is named twice in {value!r}")
+        return ",".join(names)
+
+    @property
+    def onnx_stem_names(self) -> tuple[StemName, ...]:
+        """:attr:`onnx_stems` as a tuple, in the model's output order."""
+        return tuple(cast(StemName, name) for name in self.onnx_stems.split(","))

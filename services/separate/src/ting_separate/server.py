@@ -6,19 +6,47 @@ from collections.abc import Sequence
 
 from ting.separation.v1 import separation_service_pb2 as pb
 from ting.separation.v1 import separation_service_pb2_grpc as pb_grpc
+from ting_common.errors import FailedPreconditionError
 from ting_common.server import GrpcServer, build_server
 from ting_separate.config import SeparateSettings
-from ting_separate.engines import SeparationEngine
+from ting_separate.engines import OPTIONAL_ENGINES, SeparationEngine
 from ting_separate.servicer import SeparationServicer
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SeparationService"].full_name
 
 
 def create_engines(settings: SeparateSettings) -> list[SeparationEngine]:
-    """The engines this server runs, the configured default first."""
+    """The engines this server runs, the configured default first.
+
+    ``dsp`` always; ``onnx`` when ``TING_SEPARATE_ONNX_MODEL_PATH`` is set, loaded here so that a missing or
+    broken model stops the service at startup (:class:`FailedPreconditionError`) instead of failing calls.
+    """
     from ting_separate.engines.dsp import DspEngine
 
-    return [DspEngine()]
+    engines: list[SeparationEngine] = [DspEngine()]
+    if settings.onnx_model_path is not None:
+        from ting_separate.engines.onnx import OnnxEngine, OnnxSettings
+
+        engines.append(
+            OnnxEngine(
+                OnnxSettings(
+                    model_path=settings.onnx_model_path,
+                    stems=settings.onnx_stem_names,
+                    sample_rate=settings.onnx_sample_rate,
+                    channels=settings.onnx_channels,
+                    segment_s=settings.onnx_segment_s,
+                    overlap=settings.onnx_overlap,
+                    batch_size=settings.onnx_batch_size,
+                    intra_op_threads=settings.onnx_intra_op_threads,
+                    device=settings.onnx_device,
+                )
+            )
+        )
+    elif settings.default_engine == "onnx":
+        raise FailedPreconditionError(
+            f"TING_SEPARATE_DEFAULT_ENGINE=onnx, but the onnx engine is not configured: {OPTIONAL_ENGINES['onnx']}"
+        )
+    return sorted(engines, key=lambda engine: engine.name != settings.default_engine)
 
 
 def create_server(

@@ -22,7 +22,14 @@ from scipy import signal
 from ting.audio.v1 import audio_pb2
 from ting.separation.v1 import separation_service_pb2 as pb
 from ting.separation.v1 import separation_service_pb2_grpc as pb_grpc
-from ting_common.audio import AudioEncoding, AudioLimits
+from ting_common.audio import (
+    AudioEncoding,
+    AudioLimits,
+    MultichannelAudio,
+    decode_audio_multichannel,
+    encode_flac,
+    encode_wav,
+)
 from ting_common.errors import (
     CancelledError,
     FailedPreconditionError,
@@ -33,10 +40,11 @@ from ting_common.errors import (
     UnimplementedError,
 )
 from ting_common.log import request_id_var
+from ting_common.loudness import loudness
 from ting_common.sources import read_uri
-from ting_separate.audio_io import MultichannelAudio, decode_multichannel, encode_stem, loudness
 from ting_separate.config import SeparateSettings
 from ting_separate.engines import (
+    OPTIONAL_ENGINES,
     CallControl,
     EngineInfo,
     FloatArray,
@@ -46,6 +54,7 @@ from ting_separate.engines import (
     StopRequested,
     supported_text,
 )
+from ting_separate.storage import Destination, check_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +93,7 @@ class _Request:
     options: SeparationOptions
     fmt: str
     sample_rate: int  # 0 keeps the input's rate
+    destination: Destination | None = None  # None: stems inline
 
 
 def _ms(seconds: float) -> int:
@@ -116,6 +126,11 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
         """Check the options (cheap, before the audio is decoded)."""
         name = config.engine or self.default
         engine = self.engines.get(name)
+        if engine is None and name in OPTIONAL_ENGINES:
+            raise FailedPreconditionError(
+                f"the '{name}' engine is not configured on this server: {OPTIONAL_ENGINES[name]}; "
+                f"this server has {supported_text(list(self.engines))}"
+            )
         if engine is None:
             raise NotFoundError(f"unknown engine '{name}'; this server has {supported_text(list(self.engines))}")
         info = engine.info()
@@ -148,11 +163,7 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
             raise OutOfRangeError(f"output.bits_per_sample must be 16, 24 or 32, got {output.bits_per_sample}")
         if output.bits_per_sample in (24, 32):
             raise UnimplementedError("only 16-bit stems are served so far; leave bits_per_sample at 0 or 16")
-        if output.uri_prefix:
-            raise FailedPreconditionError(
-                "storage is not configured on this server, so stems cannot be written to "
-                f"'{output.uri_prefix}'; leave output.uri_prefix empty to get them inline"
-            )
+        destination = check_prefix(output.uri_prefix, self.settings.storage_root) if output.uri_prefix else None
         if config.segment_ms and not _MIN_SEGMENT_MS <= config.segment_ms <= _MAX_SEGMENT_MS:
             raise OutOfRangeError(
                 f"segment_ms must be {_MIN_SEGMENT_MS}..{_MAX_SEGMENT_MS} (or 0 for the engine's default), "
@@ -168,7 +179,7 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
         options = SeparationOptions(
             stems=tuple(stems) or info.default_stems, segment_ms=config.segment_ms, overlap_ratio=overlap
         )
-        return _Request(engine, info, options, fmt, output.sample_rate_hertz)
+        return _Request(engine, info, options, fmt, output.sample_rate_hertz, destination)
 
     async def _load_audio(self, source: audio_pb2.AudioSource) -> MultichannelAudio:
         kind = source.WhichOneof("source")
@@ -189,17 +200,20 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
             )
         return await loop.run_in_executor(
             self._decode,
-            lambda: decode_multichannel(
+            lambda: decode_audio_multichannel(
                 data,
                 encoding=encoding,
                 sample_rate_hint=fmt.sample_rate_hertz,
                 channels_hint=fmt.channel_count,
+                max_channels=2,  # engines separate mono or stereo; more channels are downmixed to stereo
                 limits=self.limits,
             ),
         )
 
     def _check_inline_size(self, request: _Request, audio: MultichannelAudio) -> None:
         """Refuse (before separating) output that would not fit the inline limit."""
+        if request.destination is not None:
+            return
         rate = request.sample_rate or audio.sample_rate
         frames = audio.samples.shape[1] * rate / audio.sample_rate
         estimate = len(request.options.stems) * (frames * audio.channels * 2 + 44)
@@ -208,7 +222,7 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
             raise ResourceExhaustedError(
                 f"the stems would be about {estimate / 2**20:.0f} MiB inline, over the "
                 f"{self.settings.max_inline_output_mb:.0f} MiB limit; send shorter audio, fewer stems, "
-                "or a uri_prefix once storage is configured"
+                "or an output.uri_prefix under the server's storage root"
             )
 
     # -- work --------------------------------------------------------------------------------
@@ -255,19 +269,33 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
             samples: FloatArray = stems[name]
             if out_rate != audio.sample_rate:
                 samples = _resample(samples, audio.sample_rate, out_rate)
-            content = encode_stem(samples, out_rate, request.fmt)
+            content = _encode(samples, out_rate, request.fmt)
             integrated, rms, peak = loudness(samples, out_rate)
+            size = len(content)
+            where: dict[str, Any] = {"content": content}
+            if request.destination is not None:
+                if report is not None:
+                    report(
+                        pb.SeparationProgress(
+                            stage=pb.SEPARATION_STAGE_UPLOADING,
+                            progress=_SEPARATED,
+                            processed_ms=duration_ms,
+                            duration_ms=duration_ms,
+                        )
+                    )
+                where = {"uri": request.destination.write(f"{name}.{request.fmt}", content)}
+            del content
             result.append(
                 pb.SeparatedStem(
                     stem=STEM_TO_PROTO[name],
-                    content=content,
                     format=fmt_proto,
                     sample_rate_hertz=out_rate,
                     channel_count=samples.shape[0],
                     bits_per_sample=16,
                     duration_ms=duration_ms,
-                    size_bytes=len(content),
+                    size_bytes=size,
                     loudness=pb.Loudness(integrated_lufs=integrated, rms_dbfs=rms, peak_dbfs=peak),
+                    **where,
                 )
             )
         return result
@@ -372,6 +400,11 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
             channel_count=info.channels,
             default_segment_ms=info.default_segment_ms,
         )
+
+
+def _encode(samples: FloatArray, sample_rate: int, fmt: str) -> bytes:
+    """A ``(channels, samples)`` stem as a ``"wav"`` or ``"flac"`` file (16-bit PCM)."""
+    return encode_flac(samples.T, sample_rate) if fmt == "flac" else encode_wav(samples.T, sample_rate)
 
 
 def _resample(samples: FloatArray, source_rate: int, target_rate: int) -> FloatArray:

@@ -8,6 +8,7 @@ checks it between stages.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -26,7 +27,6 @@ from ting_common.errors import (
     NotFoundError,
     OutOfRangeError,
     ResourceExhaustedError,
-    UnimplementedError,
 )
 from ting_common.transcript import Segment
 from ting_summarize.config import SummarizeSettings
@@ -48,6 +48,10 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LLM_ENGINE = "llm"
+LLM_HELP = (
+    "set TING_SUMMARIZE_LLM_BASE_URL (an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1), "
+    "TING_SUMMARIZE_LLM_MODEL and, if needed, TING_SUMMARIZE_LLM_API_KEY; or use the offline engine 'extractive'"
+)
 MAX_CONTEXT_CHARS = 4000
 MAX_INSTRUCTIONS_CHARS = 2000
 DEFAULT_MAX_KEYWORDS = 10
@@ -145,7 +149,12 @@ class SummarizationServicer(pb_grpc.SummarizationServiceServicer):
 
     def __init__(self, settings: SummarizeSettings, engines: Mapping[str, SummaryEngine]) -> None:
         if settings.default_engine not in engines:
-            raise ValueError(f"default engine {settings.default_engine!r} is not among {sorted(engines)}")
+            if settings.default_engine == LLM_ENGINE:
+                raise FailedPreconditionError(f"TING_SUMMARIZE_DEFAULT_ENGINE is 'llm', but {LLM_HELP}")
+            raise FailedPreconditionError(
+                f"TING_SUMMARIZE_DEFAULT_ENGINE is {settings.default_engine!r}, which is not among this server's "
+                f"engines: {', '.join(sorted(engines))}"
+            )
         self.settings = settings
         self.engines = dict(engines)
         self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="summarize")
@@ -161,13 +170,7 @@ class SummarizationServicer(pb_grpc.SummarizationServiceServicer):
         if name in self.engines:
             return self.engines[name]
         if name == LLM_ENGINE:
-            if not self.settings.llm_base_url:
-                raise FailedPreconditionError(
-                    "the llm engine is not configured on this server: set TING_SUMMARIZE_LLM_BASE_URL (an "
-                    "OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1), TING_SUMMARIZE_LLM_MODEL and, if "
-                    "needed, TING_SUMMARIZE_LLM_API_KEY; or use the offline engine 'extractive'"
-                )
-            raise UnimplementedError("the llm engine is configured but not part of this build yet; use 'extractive'")
+            raise FailedPreconditionError(f"the llm engine is not configured on this server: {LLM_HELP}")
         raise NotFoundError(f"unknown engine {name!r}; this server has: {', '.join(sorted(self.engines))}")
 
     async def _run(self, fn: Callable[[], T], control: CallControl) -> T:
@@ -213,6 +216,10 @@ class SummarizationServicer(pb_grpc.SummarizationServiceServicer):
     ) -> pb.ListEnginesResponse:
         default = self.settings.default_engine
         names = [default, *sorted(n for n in self.engines if n != default)]
+        ready = await asyncio.gather(*(self.engines[n].ready() for n in names))
         return pb.ListEnginesResponse(
-            engines=[engine_to_proto(self.engines[n].describe(), n == default) for n in names]
+            engines=[
+                engine_to_proto(dataclasses.replace(self.engines[n].describe(), loaded=up), n == default)
+                for n, up in zip(names, ready, strict=True)
+            ]
         )

@@ -18,7 +18,7 @@ logger = logging.getLogger("ting_translate")
 async def serve(settings: TranslateSettings) -> None:
     """Build the engines and the server, and serve until a signal arrives."""
     app, port = create_server(settings)
-    if not settings.llm_base_url:
+    if not (settings.llm_base_url or settings.ct2_model_path):
         logger.warning("no translation engine configured: translation calls answer FAILED_PRECONDITION")
     logger.info("translation service ready", extra={"host": settings.host, "port": port})
     await run_until_signalled(app, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -15,7 +16,8 @@ ENGINE_HELP = (
     "no translation engine is configured on this server; point it at an OpenAI-compatible LLM endpoint with "
     "TING_TRANSLATE_LLM_BASE_URL (e.g. http://127.0.0.1:8080/v1 for llama.cpp, http://127.0.0.1:11434/v1 for "
     "Ollama, https://api.openai.com/v1) and TING_TRANSLATE_LLM_MODEL (plus TING_TRANSLATE_LLM_API_KEY if the "
-    "endpoint needs one), then restart it. Speech into English needs no engine: use the ASR translate task"
+    "endpoint needs one), and/or at a converted CTranslate2 model (Marian/OPUS-MT, NLLB, M2M100) with "
+    "TING_TRANSLATE_CT2_MODEL_PATH, then restart it. Speech into English needs no engine: use the ASR translate task"
 )
 
 
@@ -39,6 +41,43 @@ class TranslateSettings(ServiceSettings):
     llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature (0 = most deterministic).")
     llm_json_mode: bool = Field(
         True, description="Ask for response_format=json_object (supported by OpenAI, vLLM, Ollama, llama.cpp)."
+    )
+
+    # -- CTranslate2 engine (Marian / OPUS-MT, NLLB-200, M2M100) ------------------------------------------------
+    ct2_model_path: Path | None = Field(
+        None,
+        description="Directory of a CTranslate2-converted model (model.bin, vocabulary, tokenizer.json or .spm "
+        "files, optional ting_model.json); unset = no CTranslate2 engine. A bad directory stops the service.",
+    )
+    ct2_engine_name: str = Field("ct2", description="Name of the CTranslate2 engine in ListEngines / requests.")
+    ct2_model_name: str = Field("", description="Model name to report; empty = ting_model.json 'model' or the dir.")
+    ct2_kind: Literal["auto", "marian", "nllb", "m2m100"] = Field(
+        "auto",
+        description="Token conventions: marian (one pair, or >>xx<< target tags), nllb (eng_Latn / spa_Latn "
+        "language tokens), m2m100 (__en__ / __es__); auto = ting_model.json 'kind', else guessed from the vocabulary.",
+    )
+    ct2_source_language: str = Field(
+        "", description="Source language(s), comma-separated (Marian: required here or in ting_model.json)."
+    )
+    ct2_target_languages: str = Field(
+        "", description="Target languages, comma-separated; empty = ting_model.json, or every language (NLLB/M2M100)."
+    )
+    ct2_device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = cuda when a GPU is visible.")
+    ct2_compute_type: str = Field(
+        "auto", description="CTranslate2 compute type; auto = int8 on CPU, float16 on CUDA (int8, float32, ...)."
+    )
+    ct2_inter_threads: int = Field(1, ge=1, le=64, description="Batches translated in parallel (worker threads).")
+    ct2_intra_threads: int = Field(0, ge=0, le=256, description="Threads per batch; 0 = CTranslate2's default.")
+    ct2_max_batch_size: int = Field(32, ge=1, le=4096, description="Most sentences in one translate_batch call.")
+    ct2_beam_size: int = Field(4, ge=1, le=16, description="Beam size (1 = greedy, fastest).")
+    ct2_max_input_tokens: int = Field(
+        512, ge=16, le=4096, description="Longest input sentence in tokens (Marian/NLLB: 512); sizes chunks."
+    )
+    ct2_max_decoding_length: int = Field(256, ge=8, le=4096, description="Longest output sentence in tokens.")
+
+    # -- engines -------------------------------------------------------------------------------------------------
+    default_engine: str = Field(
+        "", description="Engine used when a request names none; empty = the first configured (llm, then ct2)."
     )
 
     # -- retries, chunking, concurrency ------------------------------------------------------------------

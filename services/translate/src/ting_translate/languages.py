@@ -11,7 +11,7 @@ from typing import Final
 
 from ting_common.errors import InvalidArgumentError
 
-__all__ = ["ISO_639_1", "language_name", "normalize_language"]
+__all__ = ["ISO_639_1", "NLLB_CODES", "language_name", "nllb_code", "normalize_language", "primary_subtag"]
 
 # Every ISO 639-1 code (184).
 ISO_639_1: Final = frozenset(
@@ -65,3 +65,46 @@ def language_name(code: str) -> str:
 def primary_subtag(code: str) -> str:
     """``"pt-BR"`` -> ``"pt"``."""
     return code.split("-")[0]
+
+
+# ISO 639-1 -> FLORES-200 code of the language token of NLLB-200 models ("spa_Latn"). Macrolanguages map to the
+# variety NLLB was trained on (ar -> arb_Arab Modern Standard Arabic, fa -> pes_Arab, ms -> zsm_Latn...). The
+# CTranslate2 engine only offers the codes whose token is in the model's vocabulary, and ``ting_model.json``
+# may override or extend this table (``language_tokens``).
+NLLB_CODES: Final = {
+    "af": "afr_Latn", "ak": "aka_Latn", "am": "amh_Ethi", "ar": "arb_Arab", "as": "asm_Beng", "ay": "ayr_Latn",
+    "az": "azj_Latn", "ba": "bak_Cyrl", "be": "bel_Cyrl", "bg": "bul_Cyrl", "bm": "bam_Latn", "bn": "ben_Beng",
+    "bo": "bod_Tibt", "bs": "bos_Latn", "ca": "cat_Latn", "cs": "ces_Latn", "cy": "cym_Latn", "da": "dan_Latn",
+    "de": "deu_Latn", "dz": "dzo_Tibt", "ee": "ewe_Latn", "el": "ell_Grek", "en": "eng_Latn", "eo": "epo_Latn",
+    "es": "spa_Latn", "et": "est_Latn", "eu": "eus_Latn", "fa": "pes_Arab", "ff": "fuv_Latn", "fi": "fin_Latn",
+    "fj": "fij_Latn", "fo": "fao_Latn", "fr": "fra_Latn", "ga": "gle_Latn", "gd": "gla_Latn", "gl": "glg_Latn",
+    "gn": "grn_Latn", "gu": "guj_Gujr", "ha": "hau_Latn", "he": "heb_Hebr", "hi": "hin_Deva", "hr": "hrv_Latn",
+    "ht": "hat_Latn", "hu": "hun_Latn", "hy": "hye_Armn", "id": "ind_Latn", "ig": "ibo_Latn", "is": "isl_Latn",
+    "it": "ita_Latn", "ja": "jpn_Jpan", "jv": "jav_Latn", "ka": "kat_Geor", "kg": "kon_Latn", "ki": "kik_Latn",
+    "kk": "kaz_Cyrl", "km": "khm_Khmr", "kn": "kan_Knda", "ko": "kor_Hang", "ks": "kas_Arab", "ky": "kir_Cyrl",
+    "lb": "ltz_Latn", "lg": "lug_Latn", "li": "lim_Latn", "ln": "lin_Latn", "lo": "lao_Laoo", "lt": "lit_Latn",
+    "lv": "lvs_Latn", "mg": "plt_Latn", "mi": "mri_Latn", "mk": "mkd_Cyrl", "ml": "mal_Mlym", "mn": "khk_Cyrl",
+    "mr": "mar_Deva", "ms": "zsm_Latn", "mt": "mlt_Latn", "my": "mya_Mymr", "nb": "nob_Latn", "ne": "npi_Deva",
+    "nl": "nld_Latn", "nn": "nno_Latn", "no": "nob_Latn", "ny": "nya_Latn", "oc": "oci_Latn", "om": "gaz_Latn",
+    "or": "ory_Orya", "pa": "pan_Guru", "pl": "pol_Latn", "ps": "pbt_Arab", "pt": "por_Latn", "qu": "quy_Latn",
+    "rn": "run_Latn", "ro": "ron_Latn", "ru": "rus_Cyrl", "rw": "kin_Latn", "sa": "san_Deva", "sc": "srd_Latn",
+    "sd": "snd_Arab", "sg": "sag_Latn", "si": "sin_Sinh", "sk": "slk_Latn", "sl": "slv_Latn", "sm": "smo_Latn",
+    "sn": "sna_Latn", "so": "som_Latn", "sq": "als_Latn", "sr": "srp_Cyrl", "ss": "ssw_Latn", "st": "sot_Latn",
+    "su": "sun_Latn", "sv": "swe_Latn", "sw": "swh_Latn", "ta": "tam_Taml", "te": "tel_Telu", "tg": "tgk_Cyrl",
+    "th": "tha_Thai", "ti": "tir_Ethi", "tk": "tuk_Latn", "tl": "tgl_Latn", "tn": "tsn_Latn", "tr": "tur_Latn",
+    "ts": "tso_Latn", "tt": "tat_Cyrl", "tw": "twi_Latn", "ug": "uig_Arab", "uk": "ukr_Cyrl", "ur": "urd_Arab",
+    "uz": "uzn_Latn", "vi": "vie_Latn", "wo": "wol_Latn", "xh": "xho_Latn", "yi": "ydd_Hebr", "yo": "yor_Latn",
+    "zh": "zho_Hans", "zu": "zul_Latn",
+}  # fmt: skip
+
+_TRADITIONAL_CHINESE: Final = frozenset({"zh-Hant", "zh-TW", "zh-HK", "zh-MO"})
+
+
+def nllb_code(code: str) -> str:
+    """FLORES-200 code NLLB uses for a (normalized) language code; "" when NLLB has none.
+
+    ``zh-Hant`` / ``zh-TW`` / ``zh-HK`` -> ``zho_Hant``, other ``zh`` -> ``zho_Hans``; other subtags are ignored.
+    """
+    if code in _TRADITIONAL_CHINESE or code.startswith("zh-Hant"):
+        return "zho_Hant"
+    return NLLB_CODES.get(primary_subtag(code), "")

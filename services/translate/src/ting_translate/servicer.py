@@ -12,6 +12,9 @@ Decisions (documented in the proto's spirit):
   call fails UNAVAILABLE rather than return source text as a "translation";
 - ``detected_language_code`` is the language the engine reported for the chunks (the majority), when the
   request left the source empty.
+- the request's ``engine`` picks one of the configured engines (LLM and/or CTranslate2); none named uses
+  ``TING_TRANSLATE_DEFAULT_ENGINE`` or else the first configured. An empty source with an engine that cannot
+  detect languages (NLLB, M2M100, multi-source Marian) is FAILED_PRECONDITION asking for the source code.
 """
 
 from __future__ import annotations
@@ -81,7 +84,18 @@ class TranslationServicer(pb_grpc.TranslationServiceServicer):
     ) -> None:
         self.settings = settings
         self.engines = {e.name: e for e in engines}
-        self.default = engines[0].name if engines else ""
+        if len(self.engines) != len(engines):
+            names = sorted({e.name for e in engines if [x.name for x in engines].count(e.name) > 1})
+            raise FailedPreconditionError(
+                f"two engines are named {', '.join(names)}: set TING_TRANSLATE_LLM_ENGINE_NAME or "
+                "TING_TRANSLATE_CT2_ENGINE_NAME so that every engine has its own name"
+            )
+        self.default = settings.default_engine.strip() or (engines[0].name if engines else "")
+        if self.default and self.default not in self.engines:
+            raise FailedPreconditionError(
+                f"TING_TRANSLATE_DEFAULT_ENGINE={self.default} is not a configured engine "
+                f"(configured: {', '.join(self.engines) or 'none'})"
+            )
         self.counter = counter
         limiter = asyncio.Semaphore(settings.max_concurrency)
         self.translators = {
@@ -127,6 +141,11 @@ class TranslationServicer(pb_grpc.TranslationServiceServicer):
             raise NotFoundError(f"unknown engine {config.engine!r}; this server has: {', '.join(self.engines)}")
         for target in targets:
             if target != source and not engine.supports(source, target):
+                if not source and not engine.describe().supports_language_detection:
+                    raise FailedPreconditionError(
+                        f"engine {engine.name!r} cannot detect the source language: set "
+                        "config.source_language_code (see ListEngines for the languages it translates from)"
+                    )
                 raise FailedPreconditionError(
                     f"engine {engine.name!r} does not translate {source or 'auto'} -> {target} (see ListEngines)"
                 )

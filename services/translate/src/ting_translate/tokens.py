@@ -13,17 +13,13 @@ Operators who know the model can set ``TING_TRANSLATE_TOKENIZER_PATH`` to its ``
 
 from __future__ import annotations
 
-import math
-import re
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Protocol
 
 from ting_common.errors import FailedPreconditionError
+from ting_common.llm import estimate_tokens, is_cjk
 
 __all__ = ["EstimatingTokenCounter", "HFTokenCounter", "TokenCounter", "is_cjk"]
-
-_ASCII_RUN: Final = re.compile(r"[A-Za-z0-9]+")
-SAFETY_MARGIN: Final = 1.25
 
 
 class TokenCounter(Protocol):
@@ -36,36 +32,14 @@ class TokenCounter(Protocol):
         ...
 
 
-def is_cjk(char: str) -> bool:
-    """True for Han, kana, hangul and CJK punctuation/full-width forms."""
-    code = ord(char)
-    return (
-        0x2E80 <= code <= 0x9FFF
-        or 0xAC00 <= code <= 0xD7AF
-        or 0xF900 <= code <= 0xFAFF
-        or 0xFF00 <= code <= 0xFFEF
-        or 0x20000 <= code <= 0x3FFFF
-    )
-
-
 class EstimatingTokenCounter:
     """Conservative tokenizer-free estimate (see the module docstring)."""
 
     name = "estimate"
 
     def count(self, text: str) -> int:
-        """Estimated (over-)count of the tokens of ``text``."""
-        total = 0
-        for run in _ASCII_RUN.findall(text):
-            total += max(1, math.ceil(len(run) / 3))
-        for char in _ASCII_RUN.sub("", text):
-            if char in " \t":
-                continue
-            if not char.isascii():
-                total += 2 if is_cjk(char) else 1
-            else:
-                total += 1  # punctuation, newlines
-        return math.ceil(total * SAFETY_MARGIN)
+        """Estimated (over-)count of the tokens of ``text`` (:func:`ting_common.llm.estimate_tokens`)."""
+        return estimate_tokens(text)
 
 
 class HFTokenCounter:

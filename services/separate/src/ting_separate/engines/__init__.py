@@ -18,6 +18,12 @@ import numpy.typing as npt
 StemName = Literal["vocals", "accompaniment", "drums", "bass", "other", "piano", "guitar"]
 ALL_STEMS: Final[tuple[StemName, ...]] = ("vocals", "accompaniment", "drums", "bass", "other", "piano", "guitar")
 FloatArray = npt.NDArray[np.float32]
+# Engines a server runs only when configured, with what to configure: naming one on a server without it
+# is FAILED_PRECONDITION (the server could, once set up), not NOT_FOUND.
+OPTIONAL_ENGINES: Final[dict[str, str]] = {
+    "onnx": "set TING_SEPARATE_ONNX_MODEL_PATH to a separator exported to ONNX (with TING_SEPARATE_ONNX_STEMS, "
+    "TING_SEPARATE_ONNX_SAMPLE_RATE and TING_SEPARATE_ONNX_CHANNELS describing it) and restart the server",
+}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -156,6 +157,29 @@ class EngineDescription:
     max_input_tokens: int
 
 
+@dataclass(frozen=True)
+class SpeakerStats:
+    """Talk time (seconds) and turns of one speaker label."""
+
+    speaker: str
+    talk_time: float
+    turn_count: int
+
+
+def speaker_stats(segments: Sequence[Segment]) -> list[SpeakerStats]:
+    """Talk time and turns (runs of consecutive segments) per speaker label, in order of first appearance."""
+    talk: dict[str, float] = {}
+    turns: dict[str, int] = {}
+    previous = None
+    for seg in segments:
+        if seg.speaker:
+            talk[seg.speaker] = talk.get(seg.speaker, 0.0) + max(0.0, seg.end - seg.start)
+            if seg.speaker != previous:
+                turns[seg.speaker] = turns.get(seg.speaker, 0) + 1
+        previous = seg.speaker
+    return [SpeakerStats(label, talk[label], turns[label]) for label in talk]
+
+
 class StopRequested(Exception):
     """Raised inside an engine when the caller cancelled or its deadline passed."""
 
@@ -175,9 +199,8 @@ class CallControl:
 class SummaryEngine(Protocol):
     """A summarizer. ``summarize`` is blocking; the servicer runs it in a worker thread.
 
-    The offline ``extractive`` engine implements it today; an OpenAI-compatible ``llm`` engine
-    (map-reduce for long transcripts, JSON-schema constrained output, bounded retries) implements the
-    same protocol.
+    The offline ``extractive`` engine and the OpenAI-compatible ``llm`` engine (map-reduce for long
+    transcripts, JSON-schema constrained output, bounded retries) implement it.
     """
 
     name: str
@@ -192,6 +215,10 @@ class SummaryEngine(Protocol):
 
     def summarize(self, segments: tuple[Segment, ...], options: SummaryOptions, control: CallControl) -> Summary:
         """Summarize ``segments`` (time order, distinct ids, seconds) into ``options.parts``."""
+        ...
+
+    async def ready(self) -> bool:
+        """True when the engine can summarize now (model loaded, or remote endpoint reachable)."""
         ...
 
     def close(self) -> None:

@@ -43,6 +43,7 @@ from ting_summarize.engines import (
     SpeakerSummary,
     Summary,
     SummaryOptions,
+    speaker_stats,
 )
 from ting_summarize.engines import keyphrases as kp
 from ting_summarize.engines.actions import extract_action_items
@@ -111,6 +112,10 @@ class ExtractiveEngine:
                 f"the extractive engine finds action items in {', '.join(ACTION_LANGUAGES)} only, not "
                 f"{options.language!r}; leave ACTION_ITEMS out of the parts or use the LLM engine"
             )
+
+    async def ready(self) -> bool:
+        """Always: the encoder is loaded when the engine exists."""
+        return True
 
     def close(self) -> None:
         """Nothing to free (the weights are released with the object)."""
@@ -370,14 +375,10 @@ class ExtractiveEngine:
         action_items: Sequence[ActionItem],
         options: SummaryOptions,
     ) -> list[SpeakerSummary]:
-        order = list(dict.fromkeys(s.speaker for s in segments if s.speaker))
         cjk = is_cjk(options.language)
         result: list[SpeakerSummary] = []
-        for label in order:
-            talk = sum(max(0.0, s.end - s.start) for s in segments if s.speaker == label)
-            turns = sum(
-                1 for i, s in enumerate(segments) if s.speaker == label and (i == 0 or segments[i - 1].speaker != label)
-            )
+        for stats in speaker_stats(segments):
+            label, talk, turns = stats.speaker, stats.talk_time, stats.turn_count
             own = [s for s in sentences if s.speaker == label and text_length(s.text) >= (10 if cjk else 6)]
             own = own or [s for s in sentences if s.speaker == label]
             top = sorted(sorted(own, key=lambda s: -float(centrality[s.index]))[:2], key=lambda s: s.index)
