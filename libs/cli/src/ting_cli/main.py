@@ -143,23 +143,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_USAGE  # pragma: no cover
 
 
-def serve_asr(host: str | None, port: int | None) -> int:
-    """`ting serve asr`: run the ASR service in the foreground (settings from TING_ASR_* plus overrides)."""
+def serve_service(package: str, settings_class: str, title: str, host: str | None, port: int | None) -> int:
+    """`ting serve <svc>`: run ``package`` (``ting_<svc>``) in the foreground with its settings from the
+    environment (``TING_<SVC>_*``) plus the --host/--port overrides."""
     try:
-        from ting_asr.__main__ import main as asr_main
-        from ting_asr.config import AsrSettings
+        service_main = importlib.import_module(f"{package}.__main__").main
+        settings_type = getattr(importlib.import_module(f"{package}.config"), settings_class)
     except ImportError as exc:  # a client-only install
-        raise CliError("the ASR service is not installed here (pip install ting-asr)") from exc
+        raise CliError(f"the {title} service is not installed here (pip install {package.replace('_', '-')})") from exc
     overrides: dict[str, object] = {}
     if host is not None:
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
     try:
-        settings = AsrSettings(**overrides)  # type: ignore[arg-type]
+        settings = settings_type(**overrides)
     except ValueError as exc:  # pydantic's ValidationError: show the first problem in one line
-        raise CliError(f"invalid ASR settings: {str(exc).splitlines()[:3]}") from exc
-    return asr_main(settings)
+        raise CliError(f"invalid {title} settings: {str(exc).splitlines()[:3]}") from exc
+    code: int = service_main(settings)
+    return code
+
+
+def serve_asr(host: str | None, port: int | None) -> int:
+    """`ting serve asr`: run the ASR service in the foreground."""
+    return serve_service("ting_asr", "AsrSettings", "ASR", host, port)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import grpc
 from ting.audio.v1 import audio_pb2
 from ting.separation.v1 import separation_service_pb2 as pb
 from ting.separation.v1 import separation_service_pb2_grpc as pb_grpc
-from ting_cli.main import CliError
+from ting_cli.main import CliError, serve_service
 
 DEFAULT_SEPARATE_SERVER = "127.0.0.1:50054"
 MAX_MESSAGE = 512 * 1024 * 1024
@@ -159,19 +159,5 @@ def run_separate(args: argparse.Namespace) -> int:
 
 
 def serve_separate(host: str | None, port: int | None) -> int:
-    """``ting serve separate``: run the separation service in the foreground (TING_SEPARATE_* + overrides)."""
-    try:
-        from ting_separate.__main__ import main as separate_main
-        from ting_separate.config import SeparateSettings
-    except ImportError as exc:  # a client-only install
-        raise CliError("the separation service is not installed here (pip install ting-separate)") from exc
-    overrides: dict[str, object] = {}
-    if host is not None:
-        overrides["host"] = host
-    if port is not None:
-        overrides["port"] = port
-    try:
-        settings = SeparateSettings(**overrides)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise CliError(f"invalid separation settings: {str(exc).splitlines()[:3]}") from exc
-    return separate_main(settings)
+    """``ting serve separate``: run the separation service in the foreground (TING_SEPARATE_* plus overrides)."""
+    return serve_service("ting_separate", "SeparateSettings", "separation", host, port)

@@ -22,7 +22,7 @@ import grpc
 from ting.audio.v1 import audio_pb2
 from ting.summarization.v1 import summarization_service_pb2 as pb
 from ting.summarization.v1 import summarization_service_pb2_grpc as pb_grpc
-from ting_cli.main import CliError
+from ting_cli.main import CliError, serve_service
 
 DEFAULT_SUMMARIZE_SERVER = "127.0.0.1:50053"
 MAX_MESSAGE = 256 * 1024 * 1024
@@ -240,19 +240,5 @@ def run_summarize(args: argparse.Namespace) -> int:
 
 
 def serve_summarize(host: str | None, port: int | None) -> int:
-    """`ting serve summarize`: run the summarization service in the foreground (TING_SUMMARIZE_* + overrides)."""
-    try:
-        from ting_summarize.__main__ import main as summarize_main
-        from ting_summarize.config import SummarizeSettings
-    except ImportError as exc:  # a client-only install
-        raise CliError("the summarization service is not installed here (pip install ting-summarize)") from exc
-    overrides: dict[str, object] = {}
-    if host is not None:
-        overrides["host"] = host
-    if port is not None:
-        overrides["port"] = port
-    try:
-        settings = SummarizeSettings(**overrides)  # type: ignore[arg-type]
-    except ValueError as exc:  # pydantic's ValidationError: show the first problem in one line
-        raise CliError(f"invalid summarization settings: {str(exc).splitlines()[:3]}") from exc
-    return summarize_main(settings)
+    """``ting serve summarize``: run the summarization service in the foreground (TING_SUMMARIZE_* plus overrides)."""
+    return serve_service("ting_summarize", "SummarizeSettings", "summarization", host, port)

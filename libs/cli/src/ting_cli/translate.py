@@ -16,7 +16,7 @@ from pathlib import Path
 
 import grpc
 
-from ting_cli.main import CliError
+from ting_cli.main import CliError, serve_service
 
 DEFAULT_TRANSLATE_SERVER = "127.0.0.1:50052"
 SUFFIXES = (".srt", ".vtt", ".txt")
@@ -143,18 +143,4 @@ def run_translate(args: argparse.Namespace) -> int:
 
 def serve_translate(host: str | None, port: int | None) -> int:
     """``ting serve translate``: run the translation service in the foreground (TING_TRANSLATE_* plus overrides)."""
-    try:
-        from ting_translate.__main__ import main as translate_main
-        from ting_translate.config import TranslateSettings
-    except ImportError as exc:  # a client-only install
-        raise CliError("the translation service is not installed here (pip install ting-translate)") from exc
-    overrides: dict[str, object] = {}
-    if host is not None:
-        overrides["host"] = host
-    if port is not None:
-        overrides["port"] = port
-    try:
-        settings = TranslateSettings(**overrides)  # type: ignore[arg-type]
-    except ValueError as exc:  # pydantic's ValidationError: show the first problem in one line
-        raise CliError(f"invalid translation settings: {str(exc).splitlines()[:3]}") from exc
-    return translate_main(settings)
+    return serve_service("ting_translate", "TranslateSettings", "translation", host, port)

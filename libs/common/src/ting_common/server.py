@@ -13,21 +13,24 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from ting_common.errors import TingError
 from ting_common.interceptors import TingServerInterceptor
+from ting_common.log import setup_logging
 from ting_common.metrics import start_metrics_server
 from ting_common.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
 
 Registrar = Callable[[grpc.aio.Server], None]
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 # The asyncio health servicer (grpc-stubs does not describe grpc_health.v1.health.aio).
 AsyncHealthServicer: Any = health.aio.HealthServicer  # type: ignore[attr-defined]
 
@@ -142,3 +145,19 @@ async def run_until_signalled(app: GrpcServer, settings: ServiceSettings) -> Non
         await app.drain()
     stopper.cancel()
     await waiter
+
+
+def run_service(
+    serve: Callable[[SettingsT], Coroutine[Any, Any, None]], settings: SettingsT, *, service: str, title: str
+) -> int:
+    """A service's ``main``: set up logging, run ``serve(settings)`` until a signal, map start-up failures
+    (a domain error, a port in use, a bad model) to one log line and exit code 2."""
+    setup_logging(settings.log_level, settings.log_format, service=service)
+    try:
+        asyncio.run(serve(settings))
+    except (TingError, OSError, RuntimeError) as exc:
+        logger.error("cannot start the %s service: %s", title, exc)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0

@@ -8,9 +8,7 @@ import sys
 
 from ting_asr.config import AsrSettings
 from ting_asr.server import create_engine, create_server
-from ting_common.errors import TingError
-from ting_common.log import setup_logging
-from ting_common.server import run_until_signalled
+from ting_common.server import run_service, run_until_signalled
 
 logger = logging.getLogger("ting_asr")
 
@@ -28,22 +26,7 @@ async def serve(settings: AsrSettings) -> None:
 
 def main(settings: AsrSettings | None = None) -> int:
     """Entry point; returns a process exit code."""
-    settings = settings or AsrSettings()
-    setup_logging(settings.log_level, settings.log_format, service="asr")
-    try:
-        asyncio.run(serve(settings))
-    except TingError as exc:
-        logger.error("cannot start the ASR service: %s", exc)
-        return 2
-    except OSError as exc:
-        logger.error("cannot start the ASR service: %s", exc)
-        return 2
-    except RuntimeError as exc:
-        logger.error("cannot start the ASR service: %s", exc)
-        return 2
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    return run_service(serve, settings or AsrSettings(), service="asr", title="ASR")
 
 
 if __name__ == "__main__":

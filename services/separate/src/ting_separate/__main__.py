@@ -6,9 +6,7 @@ import asyncio
 import logging
 import sys
 
-from ting_common.errors import TingError
-from ting_common.log import setup_logging
-from ting_common.server import run_until_signalled
+from ting_common.server import run_service, run_until_signalled
 from ting_separate.config import SeparateSettings
 from ting_separate.server import create_engines, create_server
 
@@ -28,16 +26,7 @@ async def serve(settings: SeparateSettings) -> None:
 
 def main(settings: SeparateSettings | None = None) -> int:
     """Entry point; returns a process exit code."""
-    settings = settings or SeparateSettings()
-    setup_logging(settings.log_level, settings.log_format, service="separate")
-    try:
-        asyncio.run(serve(settings))
-    except (TingError, OSError, RuntimeError) as exc:
-        logger.error("cannot start the separation service: %s", exc)
-        return 2
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    return run_service(serve, settings or SeparateSettings(), service="separate", title="separation")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,7 @@ import asyncio
 import logging
 import sys
 
-from ting_common.errors import TingError
-from ting_common.log import setup_logging
-from ting_common.server import run_until_signalled
+from ting_common.server import run_service, run_until_signalled
 from ting_summarize.config import SummarizeSettings
 from ting_summarize.server import create_engine, create_server
 
@@ -28,16 +26,7 @@ async def serve(settings: SummarizeSettings) -> None:
 
 def main(settings: SummarizeSettings | None = None) -> int:
     """Entry point; returns a process exit code."""
-    settings = settings or SummarizeSettings()
-    setup_logging(settings.log_level, settings.log_format, service="summarize")
-    try:
-        asyncio.run(serve(settings))
-    except (TingError, OSError, RuntimeError) as exc:
-        logger.error("cannot start the summarization service: %s", exc)
-        return 2
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    return run_service(serve, settings or SummarizeSettings(), service="summarize", title="summarization")
 
 
 if __name__ == "__main__":

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
-from ting_common.errors import TingError
-from ting_common.log import setup_logging
-from ting_common.server import run_until_signalled
+from ting_common.server import run_service, run_until_signalled
 from ting_translate.config import TranslateSettings
 from ting_translate.server import create_server
 
@@ -26,16 +23,7 @@ async def serve(settings: TranslateSettings) -> None:
 
 def main(settings: TranslateSettings | None = None) -> int:
     """Entry point; returns a process exit code."""
-    settings = settings or TranslateSettings()
-    setup_logging(settings.log_level, settings.log_format, service="translate")
-    try:
-        asyncio.run(serve(settings))
-    except (TingError, OSError, RuntimeError) as exc:
-        logger.error("cannot start the translation service: %s", exc)
-        return 2
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    return run_service(serve, settings or TranslateSettings(), service="translate", title="translation")
 
 
 if __name__ == "__main__":
