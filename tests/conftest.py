@@ -80,3 +80,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the shared llama.cpp test server before pytest prints its summary (its shutdown log would
+    otherwise follow the summary line)."""
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if name.endswith("llm_real_server") and hasattr(module, "stop_llama_servers"):
+            module.stop_llama_servers()
