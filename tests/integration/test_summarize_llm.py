@@ -323,7 +323,7 @@ async def test_unreachable_endpoint_is_unavailable_and_not_loaded(fault: FaultSe
 
 async def test_stop_flag_cancels_the_request(fault: FaultServer) -> None:
     engine = create_llm_engine(settings(fault, llm_timeout_s=10.0))
-    fault.script.append(Fault(delay_s=2.0))
+    fault.script.append(Fault(delay_s=6.0))
     control = CallControl()
     domain = tuple(
         Segment(id=s.id, start=s.start_ms / 1000, end=s.end_ms / 1000, text=s.text, speaker=s.speaker)
@@ -333,4 +333,4 @@ async def test_stop_flag_cancels_the_request(fault: FaultServer) -> None:
     started = time.monotonic()
     with pytest.raises(StopRequested):
         await asyncio.to_thread(engine.summarize, domain, SummaryOptions(parts=(Part.OVERVIEW,)), control)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 4.0  # well before the 6 s answer: the stop flag ended the wait
