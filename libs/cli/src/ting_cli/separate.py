@@ -15,6 +15,7 @@ from ting.audio.v1 import audio_pb2
 from ting.separation.v1 import separation_service_pb2 as pb
 from ting.separation.v1 import separation_service_pb2_grpc as pb_grpc
 from ting_cli.main import CliError, serve_service
+from ting_cli.rpc import describe_rpc_error, open_channel, want_progress
 
 DEFAULT_SEPARATE_SERVER = "127.0.0.1:50054"
 MAX_MESSAGE = 512 * 1024 * 1024
@@ -71,24 +72,6 @@ def parse_stems(text: str) -> list[pb.Stem]:
     return values
 
 
-def _describe(exc: grpc.RpcError, server: str) -> str:
-    code = exc.code() if isinstance(exc, grpc.Call) else None
-    details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return f"cannot reach the separation server at {server} ({details}); start one with `ting serve separate`"
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return "the server did not finish before the timeout (--timeout)"
-    return f"{details} [{code.name if code is not None else 'ERROR'}]"
-
-
-def _want_progress(mode: str, duration_s: float) -> bool:
-    if mode == "never":
-        return False
-    if mode == "always":
-        return True
-    return duration_s >= PROGRESS_MIN_SECONDS and sys.stderr.isatty()
-
-
 def run_separate(args: argparse.Namespace) -> int:
     """Send FILE to the server with ``SeparateStream`` and write one file per stem."""
     path = Path(args.file)
@@ -114,10 +97,9 @@ def run_separate(args: argparse.Namespace) -> int:
         ),
         audio=audio_pb2.AudioSource(content=data),
     )
-    options = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE)]
     result: pb.SeparationResult | None = None
     bar: Any = None
-    with grpc.insecure_channel(args.server, options=options) as channel:
+    with open_channel(args.server, MAX_MESSAGE) as channel:
         stub = pb_grpc.SeparationServiceStub(channel)
         try:
             for message in stub.SeparateStream(
@@ -129,7 +111,11 @@ def run_separate(args: argparse.Namespace) -> int:
                         bar.update(100 - bar.n)
                     break
                 progress = message.progress
-                if bar is None and progress.duration_ms and _want_progress(args.progress, progress.duration_ms / 1000):
+                if (
+                    bar is None
+                    and progress.duration_ms
+                    and want_progress(args.progress, progress.duration_ms / 1000, PROGRESS_MIN_SECONDS)
+                ):
                     from tqdm import tqdm
 
                     bar = tqdm(
@@ -142,7 +128,9 @@ def run_separate(args: argparse.Namespace) -> int:
                 if bar is not None:
                     bar.update(round(progress.progress * 100) - bar.n)
         except grpc.RpcError as exc:
-            raise CliError(f"{path}: {_describe(exc, args.server)}") from exc
+            raise CliError(
+                f"{path}: {describe_rpc_error(exc, args.server, title='separation', service='separate')}"
+            ) from exc
         finally:
             if bar is not None:
                 bar.close()

@@ -23,9 +23,9 @@ from ting.audio.v1 import audio_pb2
 from ting.summarization.v1 import summarization_service_pb2 as pb
 from ting.summarization.v1 import summarization_service_pb2_grpc as pb_grpc
 from ting_cli.main import CliError, serve_service
+from ting_cli.rpc import describe_rpc_error, open_channel
 
 DEFAULT_SUMMARIZE_SERVER = "127.0.0.1:50053"
-MAX_MESSAGE = 256 * 1024 * 1024
 PARTS = {
     "overview": pb.SUMMARY_PART_OVERVIEW,
     "key_points": pb.SUMMARY_PART_KEY_POINTS,
@@ -210,16 +210,6 @@ def response_to_json(reply: pb.SummarizeResponse) -> dict[str, Any]:
     }
 
 
-def _describe(exc: grpc.RpcError, server: str) -> str:
-    code = exc.code() if isinstance(exc, grpc.Call) else None
-    details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return f"cannot reach the summarization server at {server} ({details}); start one with `ting serve summarize`"
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return "the server did not finish before the timeout (--timeout)"
-    return f"{details} [{code.name if code is not None else 'ERROR'}]"
-
-
 def run_summarize(args: argparse.Namespace) -> int:
     """``ting summarize``: print the summary of a transcript file as JSON."""
     if not 0 <= args.max_keywords <= 50:
@@ -227,13 +217,12 @@ def run_summarize(args: argparse.Namespace) -> int:
     if not 0 <= args.max_chapters <= 100:
         raise CliError(f"--max-chapters must be 1..100, got {args.max_chapters}")
     request = build_request(args)
-    options = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE)]
-    with grpc.insecure_channel(args.server, options=options) as channel:
+    with open_channel(args.server) as channel:
         stub = pb_grpc.SummarizationServiceStub(channel)
         try:
             reply = stub.Summarize(request, timeout=args.timeout, metadata=(("x-request-id", uuid.uuid4().hex),))
         except grpc.RpcError as exc:
-            raise CliError(_describe(exc, args.server)) from exc
+            raise CliError(describe_rpc_error(exc, args.server, title="summarization", service="summarize")) from exc
     json.dump(response_to_json(reply), sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
     return 0

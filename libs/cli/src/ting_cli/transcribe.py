@@ -13,33 +13,12 @@ from ting.asr.v1 import asr_service_pb2 as asr_pb2
 from ting.asr.v1 import asr_service_pb2_grpc as asr_grpc
 from ting.audio.v1 import audio_pb2
 from ting_cli.main import CliError
+from ting_cli.rpc import describe_rpc_error, open_channel, want_progress
 from ting_common.formats import format_transcript
 from ting_common.transcript import Transcript
 from ting_common.transcript_proto import transcript_from_proto
 
-MAX_MESSAGE = 256 * 1024 * 1024
 PROGRESS_MIN_SECONDS = 60.0
-
-
-def channel(server: str) -> grpc.Channel:
-    return grpc.insecure_channel(
-        server,
-        options=[
-            ("grpc.max_send_message_length", MAX_MESSAGE),
-            ("grpc.max_receive_message_length", MAX_MESSAGE),
-        ],
-    )
-
-
-def describe_rpc_error(exc: grpc.RpcError, server: str) -> str:
-    code = exc.code() if isinstance(exc, grpc.Call) else None
-    details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return f"cannot reach the ASR server at {server} ({details}); start one with `ting serve asr`"
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return "the server did not finish before the timeout (--timeout)"
-    name = code.name if code is not None else "ERROR"
-    return f"{details} [{name}]"
 
 
 def build_config(args: argparse.Namespace) -> asr_pb2.RecognitionConfig:
@@ -73,7 +52,7 @@ def transcribe_file(stub: asr_grpc.AsrServiceStub, path: Path, args: argparse.Na
         for message in stub.LongRunningRecognize(request, timeout=args.timeout, metadata=metadata):
             if message.HasField("progress"):
                 prog = message.progress
-                if bar is None and _want_progress(args.progress, prog.duration_ms / 1000):
+                if bar is None and want_progress(args.progress, prog.duration_ms / 1000, PROGRESS_MIN_SECONDS):
                     from tqdm import tqdm
 
                     bar = tqdm(
@@ -91,19 +70,11 @@ def transcribe_file(stub: asr_grpc.AsrServiceStub, path: Path, args: argparse.Na
                     bar.update(bar.total - bar.n)
                 return transcript_from_proto(result.transcript, args.task, result.metadata.model)
     except grpc.RpcError as exc:
-        raise CliError(f"{path}: {describe_rpc_error(exc, args.server)}") from exc
+        raise CliError(f"{path}: " + describe_rpc_error(exc, args.server, title="ASR", service="asr")) from exc
     finally:
         if bar is not None:
             bar.close()
     raise CliError(f"{path}: the server closed the stream without a result")
-
-
-def _want_progress(mode: str, duration_s: float) -> bool:
-    if mode == "never":
-        return False
-    if mode == "always":
-        return True
-    return duration_s >= PROGRESS_MIN_SECONDS and sys.stderr.isatty()
 
 
 def run_transcribe(args: argparse.Namespace) -> int:
@@ -114,7 +85,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CliError(f"cannot create output directory {out_dir}: {exc.strerror}") from exc
     failures = 0
-    with channel(args.server) as ch:
+    with open_channel(args.server) as ch:
         stub = asr_grpc.AsrServiceStub(ch)
         for name in args.files:
             path = Path(name)
@@ -142,12 +113,12 @@ def _is_unreachable(exc: CliError) -> bool:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    with channel(args.server) as ch:
+    with open_channel(args.server) as ch:
         stub = asr_grpc.AsrServiceStub(ch)
         try:
             response = stub.ListModels(asr_pb2.ListModelsRequest(), timeout=10)
         except grpc.RpcError as exc:
-            raise CliError(describe_rpc_error(exc, args.server)) from exc
+            raise CliError(describe_rpc_error(exc, args.server, title="ASR", service="asr")) from exc
     for m in response.models:
         flags = ",".join(f for f, on in (("default", m.default), ("loaded", m.loaded)) if on)
         langs = "multilingual" if m.multilingual else "/".join(m.language_codes)

@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 
 from ting_cli.main import CliError, serve_service
+from ting_cli.rpc import describe_rpc_error, open_channel
 
 DEFAULT_TRANSLATE_SERVER = "127.0.0.1:50052"
 SUFFIXES = (".srt", ".vtt", ".txt")
@@ -45,17 +46,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--format", choices=("srt", "vtt"), default=None, help="subtitle output format (default: input's)")
     p.add_argument("--max-line-length", type=int, default=0, help="re-wrap cue lines (20..200; default: keep)")
     p.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
-
-
-def _describe(exc: grpc.RpcError, server: str) -> str:
-    code = exc.code() if isinstance(exc, grpc.Call) else None
-    details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-    if code == grpc.StatusCode.UNAVAILABLE and details and "failed to connect" in details.lower():
-        return f"cannot reach the translation server at {server} ({details}); start one with `ting serve translate`"
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return "the server did not finish before the timeout (--timeout)"
-    name = code.name if code is not None else "ERROR"
-    return f"{details} [{name}]"
 
 
 def _targets(value: str) -> list[str]:
@@ -98,10 +88,9 @@ def run_translate(args: argparse.Namespace) -> int:
     config = pb.TranslationConfig(
         source_language_code=args.source, target_language_codes=_targets(args.to), engine=args.engine
     )
-    options = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE)]
     outputs: dict[str, str] = {}
     out_suffix = suffix
-    with grpc.insecure_channel(args.server, options=options) as ch:
+    with open_channel(args.server, MAX_MESSAGE) as ch:
         stub = pb_grpc.TranslationServiceStub(ch)
         try:
             if suffix == ".txt":
@@ -136,7 +125,9 @@ def run_translate(args: argparse.Namespace) -> int:
                             file=sys.stderr,
                         )
         except grpc.RpcError as exc:
-            raise CliError(f"{path}: {_describe(exc, args.server)}") from exc
+            raise CliError(
+                f"{path}: {describe_rpc_error(exc, args.server, title='translation', service='translate')}"
+            ) from exc
     _write(outputs, path, out_suffix, Path(args.output_dir) if args.output_dir else None)
     return 0
 
