@@ -23,7 +23,7 @@ from ting.audio.v1 import audio_pb2
 from ting_asr.config import AsrSettings
 from ting_asr.convert import model_to_proto, options_from_proto, task_to_proto
 from ting_asr.engines import AsrEngine, CallControl, RecognitionOptions, StopRequested
-from ting_common.audio import AudioEncoding, AudioLimits, DecodedAudio, decode_audio
+from ting_common.audio import AudioLimits, DecodedAudio, decode_audio
 from ting_common.errors import (
     CancelledError,
     InvalidArgumentError,
@@ -31,7 +31,7 @@ from ting_common.errors import (
     UnimplementedError,
 )
 from ting_common.log import request_id_var
-from ting_common.sources import read_uri
+from ting_common.sources import read_audio_source
 from ting_common.transcript import Segment, Transcript
 from ting_common.transcript_proto import segment_to_proto, to_ms, transcript_to_proto
 
@@ -65,9 +65,6 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
 
     # -- helpers ----------------------------------------------------------------------------
     async def _load_audio(self, source: audio_pb2.AudioSource) -> DecodedAudio:
-        kind = source.WhichOneof("source")
-        if kind is None:
-            raise InvalidArgumentError("no audio: set audio.content (bytes) or audio.uri")
         fmt = source.format
         if not 0 <= fmt.sample_rate_hertz <= 192_000:
             raise InvalidArgumentError(
@@ -75,33 +72,18 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
             )
         if not 0 <= fmt.channel_count <= 32:
             raise InvalidArgumentError(f"audio.format.channel_count must be 1..32, got {fmt.channel_count}")
-        try:
-            encoding = AudioEncoding(fmt.encoding)
-        except ValueError as exc:
-            raise InvalidArgumentError(f"unknown audio encoding {fmt.encoding}") from exc
-        loop = asyncio.get_running_loop()
-        data: bytes
-        if kind == "content":
-            data = source.content
-            if len(data) > self.limits.max_bytes:
-                raise ResourceExhaustedError(
-                    f"audio is {len(data) / 2**20:.1f} MiB; the limit is {self.limits.max_bytes / 2**20:.0f} MiB"
-                )
-        else:
-            data = await loop.run_in_executor(
-                self._decode,
-                lambda: read_uri(source.uri, storage_root=self.settings.storage_root, max_bytes=self.limits.max_bytes),
-            )
-        return await loop.run_in_executor(
-            self._decode,
-            lambda: decode_audio(
-                data,
-                encoding=encoding,
+
+        def load() -> DecodedAudio:
+            audio = read_audio_source(source, storage_root=self.settings.storage_root, max_bytes=self.limits.max_bytes)
+            return decode_audio(
+                audio.data,
+                encoding=audio.encoding,
                 sample_rate_hint=fmt.sample_rate_hertz,
                 channels_hint=fmt.channel_count,
                 limits=self.limits,
-            ),
-        )
+            )
+
+        return await asyncio.get_running_loop().run_in_executor(self._decode, load)
 
     async def _run_inference(self, fn: Callable[[], T], control: CallControl) -> T:
         """Run ``fn`` on the bounded pool; stop it when this coroutine is cancelled."""

@@ -23,7 +23,6 @@ from ting.audio.v1 import audio_pb2
 from ting.separation.v1 import separation_service_pb2 as pb
 from ting.separation.v1 import separation_service_pb2_grpc as pb_grpc
 from ting_common.audio import (
-    AudioEncoding,
     AudioLimits,
     MultichannelAudio,
     decode_audio_multichannel,
@@ -41,7 +40,7 @@ from ting_common.errors import (
 )
 from ting_common.log import request_id_var
 from ting_common.loudness import loudness
-from ting_common.sources import read_uri
+from ting_common.sources import read_audio_source
 from ting_separate.config import SeparateSettings
 from ting_separate.engines import (
     OPTIONAL_ENGINES,
@@ -182,33 +181,20 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
         return _Request(engine, info, options, fmt, output.sample_rate_hertz, destination)
 
     async def _load_audio(self, source: audio_pb2.AudioSource) -> MultichannelAudio:
-        kind = source.WhichOneof("source")
-        if kind is None:
-            raise InvalidArgumentError("no audio: set audio.content (bytes) or audio.uri")
         fmt = source.format
-        try:
-            encoding = AudioEncoding(fmt.encoding)
-        except ValueError as exc:
-            raise InvalidArgumentError(f"unknown audio encoding {fmt.encoding}") from exc
-        loop = asyncio.get_running_loop()
-        if kind == "content":
-            data = source.content
-        else:
-            data = await loop.run_in_executor(
-                self._decode,
-                lambda: read_uri(source.uri, storage_root=self.settings.storage_root, max_bytes=self.limits.max_bytes),
-            )
-        return await loop.run_in_executor(
-            self._decode,
-            lambda: decode_audio_multichannel(
-                data,
-                encoding=encoding,
+
+        def load() -> MultichannelAudio:
+            audio = read_audio_source(source, storage_root=self.settings.storage_root, max_bytes=self.limits.max_bytes)
+            return decode_audio_multichannel(
+                audio.data,
+                encoding=audio.encoding,
                 sample_rate_hint=fmt.sample_rate_hertz,
                 channels_hint=fmt.channel_count,
                 max_channels=2,  # engines separate mono or stereo; more channels are downmixed to stereo
                 limits=self.limits,
-            ),
-        )
+            )
+
+        return await asyncio.get_running_loop().run_in_executor(self._decode, load)
 
     def _check_inline_size(self, request: _Request, audio: MultichannelAudio) -> None:
         """Refuse (before separating) output that would not fit the inline limit."""
