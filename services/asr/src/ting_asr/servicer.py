@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 from prometheus_client import Counter, Gauge
@@ -27,17 +27,16 @@ from ting_common.audio import AudioLimits, DecodedAudio, decode_audio
 from ting_common.errors import (
     CancelledError,
     InvalidArgumentError,
-    ResourceExhaustedError,
     UnimplementedError,
 )
 from ting_common.log import request_id_var
 from ting_common.sources import read_audio_source
 from ting_common.transcript import Segment, Transcript
 from ting_common.transcript_proto import segment_to_proto, to_ms, transcript_to_proto
+from ting_common.workers import BoundedPool
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 ACTIVE = Gauge("ting_asr_inference_active", "Recognitions running on the engine now.")
 QUEUED = Gauge("ting_asr_inference_queued", "Recognitions waiting for an engine worker.")
@@ -53,14 +52,15 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         self.limits = AudioLimits(
             max_bytes=int(settings.max_audio_mb * 1024 * 1024), max_duration_s=settings.max_audio_duration_s
         )
-        self._inference = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="asr-infer")
+        self._inference = BoundedPool(
+            settings.concurrency, settings.max_queue, name="asr-infer", title="ASR", queued=QUEUED, active=ACTIVE
+        )
         self._decode = ThreadPoolExecutor(2, thread_name_prefix="asr-decode")
-        self._waiting = 0
         self._running = 0
 
     def close(self) -> None:
         """Stop the worker pools (after the server stopped)."""
-        self._inference.shutdown(wait=False, cancel_futures=True)
+        self._inference.shutdown()
         self._decode.shutdown(wait=False, cancel_futures=True)
 
     # -- helpers ----------------------------------------------------------------------------
@@ -85,38 +85,6 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
 
         return await asyncio.get_running_loop().run_in_executor(self._decode, load)
 
-    async def _run_inference(self, fn: Callable[[], T], control: CallControl) -> T:
-        """Run ``fn`` on the bounded pool; stop it when this coroutine is cancelled."""
-        if self._waiting >= self.settings.max_queue + self.settings.concurrency:
-            raise ResourceExhaustedError(
-                "the ASR server is at capacity (all workers busy and the queue is full); retry later"
-            )
-        self._waiting += 1
-        QUEUED.inc()
-        started = False
-
-        def job() -> T:
-            nonlocal started
-            started = True
-            QUEUED.dec()
-            ACTIVE.inc()
-            try:
-                control.check()
-                return fn()
-            finally:
-                ACTIVE.dec()
-
-        future = asyncio.get_running_loop().run_in_executor(self._inference, job)
-        try:
-            return await future
-        except asyncio.CancelledError:
-            control.stop.set()
-            raise
-        finally:
-            self._waiting -= 1
-            if not started and future.cancelled():
-                QUEUED.dec()
-
     async def _prepare(
         self, config: asr_pb2.RecognitionConfig, audio: audio_pb2.AudioSource
     ) -> tuple[RecognitionOptions, DecodedAudio]:
@@ -129,7 +97,7 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         """Run the engine on the pool; a stop requested by the caller surfaces as CANCELLED."""
         samples = decoded.samples
         try:
-            transcript = await self._run_inference(lambda: self.engine.transcribe(samples, options, control), control)
+            transcript = await self._inference.run(lambda: self.engine.transcribe(samples, options, control), control)
         except StopRequested as exc:
             raise CancelledError("the recognition was cancelled") from exc
         AUDIO_SECONDS.labels(options.task).inc(decoded.duration_s)

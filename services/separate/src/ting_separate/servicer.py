@@ -41,6 +41,7 @@ from ting_common.errors import (
 from ting_common.log import request_id_var
 from ting_common.loudness import loudness
 from ting_common.sources import read_audio_source
+from ting_common.workers import BoundedPool
 from ting_separate.config import SeparateSettings
 from ting_separate.engines import (
     OPTIONAL_ENGINES,
@@ -111,13 +112,14 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
         self.limits = AudioLimits(
             max_bytes=int(settings.max_audio_mb * 1024 * 1024), max_duration_s=settings.max_audio_duration_s
         )
-        self._inference = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="separate-infer")
+        self._inference = BoundedPool(
+            settings.concurrency, settings.max_queue, name="separate-infer", title="separation"
+        )
         self._decode = ThreadPoolExecutor(2, thread_name_prefix="separate-decode")
-        self._waiting = 0
 
     def close(self) -> None:
         """Stop the worker pools (after the server stopped)."""
-        self._inference.shutdown(wait=False, cancel_futures=True)
+        self._inference.shutdown()
         self._decode.shutdown(wait=False, cancel_futures=True)
 
     # -- validation --------------------------------------------------------------------------
@@ -213,24 +215,11 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
 
     # -- work --------------------------------------------------------------------------------
     async def _run(self, fn: Callable[[], T], control: CallControl) -> T:
-        """Run ``fn`` on the bounded pool; stop it when this coroutine is cancelled."""
-        if self._waiting >= self.settings.max_queue + self.settings.concurrency:
-            raise ResourceExhaustedError("the separation server is at capacity; retry later")
-        self._waiting += 1
-
-        def job() -> T:
-            control.check()
-            return fn()
-
+        """Run ``fn`` on the bounded pool; a stop requested by the caller surfaces as CANCELLED."""
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._inference, job)
-        except asyncio.CancelledError:
-            control.stop.set()
-            raise
+            return await self._inference.run(fn, control)
         except StopRequested as exc:
             raise CancelledError("the separation was cancelled") from exc
-        finally:
-            self._waiting -= 1
 
     def _separate_and_encode(
         self, request: _Request, audio: MultichannelAudio, control: CallControl, report: ProgressSink | None

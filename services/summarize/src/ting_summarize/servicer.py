@@ -13,7 +13,6 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import grpc
@@ -29,6 +28,7 @@ from ting_common.errors import (
     ResourceExhaustedError,
 )
 from ting_common.transcript import Segment
+from ting_common.workers import BoundedPool
 from ting_summarize.config import SummarizeSettings
 from ting_summarize.convert import engine_to_proto, summary_to_proto
 from ting_summarize.engines import (
@@ -157,12 +157,11 @@ class SummarizationServicer(pb_grpc.SummarizationServiceServicer):
             )
         self.settings = settings
         self.engines = dict(engines)
-        self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="summarize")
-        self._waiting = 0
+        self._pool = BoundedPool(settings.concurrency, settings.max_queue, name="summarize", title="summarization")
 
     def close(self) -> None:
         """Stop the worker pool (after the server stopped)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
 
     def engine(self, name: str) -> SummaryEngine:
         """The engine called ``name`` (the default for ""), or the domain error saying why not."""
@@ -174,20 +173,11 @@ class SummarizationServicer(pb_grpc.SummarizationServiceServicer):
         raise NotFoundError(f"unknown engine {name!r}; this server has: {', '.join(sorted(self.engines))}")
 
     async def _run(self, fn: Callable[[], T], control: CallControl) -> T:
-        """Run ``fn`` on the bounded pool; stop it when this coroutine is cancelled."""
-        if self._waiting >= self.settings.max_queue + self.settings.concurrency:
-            raise ResourceExhaustedError("the summarization server is at capacity; retry later")
-        self._waiting += 1
-        future = asyncio.get_running_loop().run_in_executor(self._pool, fn)
+        """Run ``fn`` on the bounded pool; a stop requested by the caller surfaces as CANCELLED."""
         try:
-            return await future
-        except asyncio.CancelledError:
-            control.stop.set()
-            raise
+            return await self._pool.run(fn, control)
         except StopRequested as exc:
             raise CancelledError("the summary was cancelled") from exc
-        finally:
-            self._waiting -= 1
 
     async def Summarize(
         self, request: pb.SummarizeRequest, context: grpc.aio.ServicerContext[Any, Any]
