@@ -48,27 +48,29 @@ def transcript_to_proto(t: Transcript) -> audio_pb2.Transcript:
     )
 
 
+def segment_from_proto(s: audio_pb2.Segment) -> Segment:
+    """The inverse of :func:`segment_to_proto`."""
+    return Segment(
+        id=s.id,
+        start=s.start_ms / 1000,
+        end=s.end_ms / 1000,
+        text=s.text,
+        words=tuple(Word(w.start_ms / 1000, w.end_ms / 1000, w.word, w.probability) for w in s.words),
+        avg_logprob=s.avg_logprob,
+        no_speech_prob=s.no_speech_prob,
+        compression_ratio=s.compression_ratio,
+        temperature=s.temperature,
+        speaker=s.speaker,
+    )
+
+
 def transcript_from_proto(p: audio_pb2.Transcript, task: str = "transcribe", model: str = "") -> Transcript:
     """The inverse of :func:`transcript_to_proto` (used by clients such as the CLI)."""
     return Transcript(
         language=p.language_code,
         language_probability=p.language_probability,
         duration=p.duration_ms / 1000,
-        segments=tuple(
-            Segment(
-                id=s.id,
-                start=s.start_ms / 1000,
-                end=s.end_ms / 1000,
-                text=s.text,
-                words=tuple(Word(w.start_ms / 1000, w.end_ms / 1000, w.word, w.probability) for w in s.words),
-                avg_logprob=s.avg_logprob,
-                no_speech_prob=s.no_speech_prob,
-                compression_ratio=s.compression_ratio,
-                temperature=s.temperature,
-                speaker=s.speaker,
-            )
-            for s in p.segments
-        ),
+        segments=tuple(segment_from_proto(s) for s in p.segments),
         task=task,
         model=model,
         language_candidates=tuple((c.language_code, c.probability) for c in p.language_candidates),

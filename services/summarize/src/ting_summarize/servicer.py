@@ -28,6 +28,7 @@ from ting_common.errors import (
     ResourceExhaustedError,
 )
 from ting_common.transcript import Segment
+from ting_common.transcript_proto import segment_from_proto
 from ting_common.workers import BoundedPool
 from ting_summarize.config import SummarizeSettings
 from ting_summarize.convert import engine_to_proto, summary_to_proto
@@ -88,7 +89,7 @@ def segments_from_proto(request: pb.SummarizeRequest, settings: SummarizeSetting
                 f"segment {s.id} starts before the segment ahead of it; send segments in time order"
             )
         previous_start = s.start_ms
-        result.append(Segment(id=s.id, start=s.start_ms / 1000, end=s.end_ms / 1000, text=s.text, speaker=s.speaker))
+        result.append(segment_from_proto(s))
     return tuple(result)
 
 
