@@ -96,6 +96,32 @@ class InternalError(TingError):
     http_code = 500
 
 
+class PermissionDeniedError(TingError):
+    """The caller may not do this (a URI outside the server's storage roots, a key without the right)."""
+
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+    http_code = 403
+
+
+class UnauthenticatedError(TingError):
+    """No valid credentials (a missing or wrong API key)."""
+
+    grpc_code = grpc.StatusCode.UNAUTHENTICATED
+    http_code = 401
+
+
+class UnsupportedMediaError(InvalidArgumentError):
+    """The upload's content type or container is not audio/video the server can read (HTTP 415)."""
+
+    http_code = 415
+
+
+class TooManyRequestsError(ResourceExhaustedError):
+    """A per-caller limit (concurrency, rate) is reached; retry later (HTTP 429)."""
+
+    http_code = 429
+
+
 def grpc_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """Map any exception to a gRPC status code and a human message.
 

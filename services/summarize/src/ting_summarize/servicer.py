@@ -93,6 +93,19 @@ def segments_from_proto(request: pb.SummarizeRequest, settings: SummarizeSetting
     return tuple(result)
 
 
+def default_parts_for(engine: SummaryEngine, options: SummaryOptions) -> SummaryOptions:
+    """``options`` without the default parts ``engine`` refuses for the transcript's language."""
+    kept = tuple(options.parts)
+    for part in options.parts:
+        trial = dataclasses.replace(options, parts=(part,))
+        try:
+            engine.validate(trial)
+        except FailedPreconditionError:
+            if len(kept) > 1:
+                kept = tuple(p for p in kept if p != part)
+    return dataclasses.replace(options, parts=kept)
+
+
 def options_from_proto(config: pb.SummaryConfig, language: str) -> SummaryOptions:
     """Validated options with defaults filled in."""
     parts: list[Part] = []
@@ -188,6 +201,10 @@ class SummarizationServicer(pb_grpc.SummarizationServiceServicer):
         segments = segments_from_proto(request, self.settings)
         language = request.language_code or detect_language(" ".join(s.text for s in segments[:200]))
         options = options_from_proto(request.config, language)
+        if not request.config.parts:
+            # Default parts: leave out what this engine cannot do in this language (an explicit request for
+            # such a part still gets FAILED_PRECONDITION from validate()).
+            options = default_parts_for(engine, options)
         engine.validate(options)
         control = CallControl()
         summary: Summary = await self._run(lambda: engine.summarize(segments, options, control), control)
