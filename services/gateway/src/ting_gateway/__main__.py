@@ -18,7 +18,7 @@ logger = logging.getLogger("ting_gateway")
 
 async def serve(settings: GatewaySettings) -> None:
     """Build the gateway, start it and serve until a signal arrives; then drain."""
-    app = await asyncio.to_thread(create_gateway, settings)
+    app = create_gateway(settings)
     start_metrics_server(settings.metrics_port)
     await app.start()
     logger.info(

@@ -62,6 +62,9 @@ class GatewaySettings(ServiceSettings):
         description="Job store: `sqlite:///path/jobs.db` or `postgresql://user@host/db` (shared by replicas); "
         "empty: SQLite in `<data_dir>/jobs.sqlite3`.",
     )
+    jobs_table: str = Field(
+        "ting_jobs", pattern=r"^[a-z_][a-z0-9_]{0,47}$", description="Table of the PostgreSQL job store."
+    )
     workers: int = Field(
         2, ge=0, le=256, description="Jobs this replica runs at the same time; 0 makes an API-only replica."
     )

@@ -120,7 +120,7 @@ def create_gateway(settings: GatewaySettings, *, storage: Storage | None = None)
     from ting_gateway.http.app import create_app
 
     storage = storage or create_storage(settings)
-    store = open_job_store(settings.resolved_jobs_url())
+    store = open_job_store(settings.resolved_jobs_url(), table=settings.jobs_table)
     downstream = Downstream(settings)
     gateway = Gateway(settings, downstream, storage, store)
     auth = Auth(settings.api_key_list, settings.max_concurrent_per_key)

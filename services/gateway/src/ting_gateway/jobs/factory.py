@@ -9,7 +9,7 @@ from ting_common.errors import InvalidArgumentError
 from ting_gateway.jobs import JobStore
 
 
-def open_job_store(url: str) -> JobStore:
+def open_job_store(url: str, *, table: str = "ting_jobs") -> JobStore:
     """A (not yet opened) store for ``url``; call ``await store.open()``."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
@@ -21,7 +21,7 @@ def open_job_store(url: str) -> JobStore:
     if parsed.scheme in {"postgres", "postgresql"}:
         from ting_gateway.jobs.postgres import PostgresJobStore
 
-        return PostgresJobStore(url)
+        return PostgresJobStore(url, table=table)
     raise InvalidArgumentError(
         f"jobs URL '{url}': use sqlite:///path/jobs.sqlite3 or postgresql://user@host:5432/db (TING_GATEWAY_JOBS_URL)"
     )
