@@ -147,19 +147,3 @@ def test_sigterm_drains_and_exits_zero(served: tuple[str, subprocess.Popen[str]]
     _, proc = served
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
-
-
-def test_make_run_demo_prints_the_transcript() -> None:
-    env = dict(os.environ, TING_ASR_PORT=str(free_port()), TING_ASR_SHUTDOWN_DELAY_S="0")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "run_demo.py"), "--once"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Good morning everyone" in result.stdout
-    assert "real time" in result.stdout and "word error rate" in result.stdout
-    assert "ASR service stopped." in result.stdout

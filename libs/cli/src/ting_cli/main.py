@@ -3,7 +3,9 @@
     ting transcribe FILE... [--language L] [--task transcribe|translate] [--format txt|json|srt|vtt|tsv]
                             [--word-timestamps] [--output-dir DIR] [--server HOST:PORT]
     ting models [--server HOST:PORT]
-    ting serve asr|translate|summarize|separate [--host H] [--port N]
+    ting serve asr|translate|summarize|separate|gateway [--host H] [--port N]
+    ting up                                     (the whole local stack until Ctrl-C)
+    ting process FILE / ting jobs create|get|list|watch|cancel   (through the gateway)
     ting translate / summarize / separate ...   (see `ting COMMAND --help`)
 
 Errors print one line on stderr (``ting: error: ...``) and exit non-zero; never a traceback.
@@ -75,7 +77,9 @@ def _add_transcribe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 # Commands of the other services live in their own modules (ting_cli.<name>), each with
 # `add_parsers(sub)`, `run_<name>(args) -> int` and `serve_<name>(host, port) -> int`.
-SERVICE_COMMANDS = ("translate", "summarize", "separate")
+SERVICE_COMMANDS = ("translate", "summarize", "separate", "gateway")
+# The gateway module adds `process` and `jobs` (not a `gateway` command); both run through `run_gateway`.
+GATEWAY_COMMANDS = ("process", "jobs")
 
 
 def _service_modules() -> dict[str, ModuleType]:
@@ -97,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     modules = _service_modules()
     for module in modules.values():
         module.add_parsers(sub)
+
+    from ting_cli.stack import add_up_parser
+
+    add_up_parser(sub)
 
     m = sub.add_parser("models", help="list the models an ASR server can run")
     m.add_argument("--server", default=os.environ.get("TING_SERVER", DEFAULT_SERVER), help="ASR server address")
@@ -130,6 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _service_modules()[args.service], f"serve_{args.service}"
             )
             return serve(args.host, args.port)
+        if args.command == "up":
+            from ting_cli.stack import run_up
+
+            return run_up(args)
+        if args.command in GATEWAY_COMMANDS:
+            from ting_cli.gateway import run_gateway
+
+            return run_gateway(args)
         if args.command in SERVICE_COMMANDS:
             run: Callable[[argparse.Namespace], int] = getattr(_service_modules()[args.command], f"run_{args.command}")
             return run(args)

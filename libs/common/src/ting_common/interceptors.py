@@ -13,6 +13,7 @@ One interceptor does four jobs around each call, in this order:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -114,7 +115,10 @@ class _CallScope:
                 "peer": self.peer,
             },
         )
-        request_id_var.reset(self.token)
+        # An async generator closed by a client that went away is finalized in another context, where the
+        # token is not valid; the value then simply dies with its context.
+        with contextlib.suppress(ValueError):
+            request_id_var.reset(self.token)
 
 
 class TingServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
