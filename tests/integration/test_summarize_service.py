@@ -211,7 +211,11 @@ def segment(seg_id: int, start: int, text: str = "We will ship it.") -> audio_pb
             "fr",
         ),
         (
-            pb.SummarizeRequest(segments=[segment(1, 0, "Nous allons livrer vendredi.")], language_code="fr"),
+            pb.SummarizeRequest(
+                config=pb.SummaryConfig(parts=[pb.SUMMARY_PART_ACTION_ITEMS]),
+                segments=[segment(1, 0, "Nous allons livrer vendredi.")],
+                language_code="fr",
+            ),
             grpc.StatusCode.FAILED_PRECONDITION,
             "action items",
         ),
@@ -266,3 +270,18 @@ async def test_cli_prints_the_summary_json(address: str, capsys: pytest.CaptureF
     args.transcript, args.engine = str(path), "nope"
     with pytest.raises(CliError, match="NOT_FOUND"):
         await asyncio.to_thread(run_summarize, args)
+
+
+async def test_default_parts_leave_out_what_the_engine_cannot_do_in_the_language(address: str) -> None:
+    """French with the default parts: a summary without action items (an explicit request is refused above)."""
+    segments = [
+        segment(1, 0, "Bonjour à tous, nous parlons du budget de cette année."),
+        segment(2, 2000, "Le budget de marketing augmente de dix pour cent."),
+        segment(3, 4000, "Nous allons livrer le produit vendredi prochain."),
+    ]
+    async with grpc.aio.insecure_channel(address) as channel:
+        response = await pb_grpc.SummarizationServiceStub(channel).Summarize(
+            pb.SummarizeRequest(segments=segments, language_code="fr")
+        )
+    assert pb.SUMMARY_PART_ACTION_ITEMS not in response.summary.parts
+    assert pb.SUMMARY_PART_OVERVIEW in response.summary.parts and response.summary.overview

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -165,6 +166,21 @@ def running_stack(stack: Stack) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+@contextlib.contextmanager
+def private_stack(**extra_env: str) -> Iterator[Stack]:
+    """A throw-away stack on free loopback ports with a temporary data directory and no LLM (benchmarks, tests);
+    ``extra_env`` adds settings (``TING_GATEWAY_WORKERS="0"`` ...)."""
+    with tempfile.TemporaryDirectory(prefix="ting-stack-") as data:
+        env = {k: v for k, v in os.environ.items() if not k.endswith("LLM_BASE_URL")}
+        for spec in (*SERVICES, GATEWAY):
+            env[f"{spec.env_prefix}PORT"] = str(free_port())
+        env["TING_GATEWAY_HTTP_PORT"] = str(free_port())
+        env["TING_GATEWAY_DATA_DIR"] = data
+        env.update(extra_env)
+        with running_stack(Stack(env=env, log_level="ERROR")) as stack:
+            yield stack
 
 
 def wait_for_signal(stack: Stack) -> int:

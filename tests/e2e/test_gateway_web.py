@@ -1,0 +1,121 @@
+"""The gateway's web page in a real browser (Debian's chromium through Playwright) over the real stack: upload the
+Spanish sample with an English translation and a summary, watch it finish, read the results, open the share link."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SAMPLES
+from tests.integration.gateway_stack import Services, downstream_services, gateway_settings, running_gateway
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = Path("/tmp/ting-web.png")
+KEY = "web-test-key"
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> Path:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); the web page test needs a browser")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+async def services(asr_address: str) -> AsyncIterator[Services]:
+    async with downstream_services(asr_address) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def gateway(services: Services, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    settings = gateway_settings(services, tmp_path_factory.mktemp("gw-web"), link_secret="w" * 32, api_keys=KEY)
+    async with running_gateway(settings) as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+async def browser(chromium_path: Path) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(chromium_path),
+            args=["--headless", "--no-sandbox", "--disable-background-networking"],
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def test_upload_translate_summarize_and_share(browser: Any, gateway: Any) -> None:
+    base = f"http://127.0.0.1:{gateway.http_port}"
+    context = await browser.new_context(viewport={"width": 1200, "height": 1000})
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
+
+    await page.goto(base + "/")
+    await page.wait_for_selector("#settings[open]")  # the gateway has keys: the page asks for one
+    assert "API key" in (await page.text_content("#recent tbody") or "")
+    problems.clear()  # the browser logs the 401 that told the page so
+    await page.fill("#api-key", KEY)
+    await page.click("#save-key")
+    await page.set_input_files("#file", str(SAMPLES / "es_weather.wav"))
+    assert await page.text_content("#file-name") == "es_weather.wav"
+    await page.check("input[name=translate][value=en]")
+    await page.check("#summarize")
+    await page.click("#submit")
+
+    await page.wait_for_selector("#progress-card:not([hidden])")
+    await page.wait_for_selector("#result:not([hidden])", timeout=180_000)
+    assert "succeeded" in (await page.text_content("#job-state") or "")
+    assert (await page.get_attribute(".bar", "aria-valuenow")) == "100"
+    rows = page.locator("#transcript tbody tr")
+    assert await rows.count() >= 1
+    original = " ".join(await page.locator("#transcript td.original").all_text_contents()).lower()
+    translated = " ".join(await page.locator("#transcript td.translation").all_text_contents()).lower()
+    assert "madrid" in original and "buenos" in original, original
+    assert "madrid" in translated and translated != original, translated
+    assert "English" in (await page.text_content("#trans-head") or "")
+    summary = await page.text_content("#summary") or ""
+    assert await page.is_visible("#summary-card") and len(summary.strip()) > 20, summary
+    links = await page.locator("#downloads a").evaluate_all("(as) => as.map(a => a.getAttribute('download'))")
+    assert {"transcript.srt", "transcript.vtt", "translation.en.srt", "summary.txt"} <= set(links), links
+    recent = await page.text_content("#recent tbody") or ""
+    assert "es_weather.wav" in recent
+
+    await context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await page.click("#share")
+    await page.wait_for_selector("#share-out:not([hidden])")
+    share_url = await page.get_attribute("#share-link", "href") or ""
+    assert "/s/" in share_url and "sig=" in share_url, share_url
+    assert "Copied" in (await page.text_content("#share-out") or "")
+    assert await page.evaluate("navigator.clipboard.readText()") == share_url
+    await page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert not problems, problems
+
+    # The shared view in a fresh context: no key, read-only, same results.
+    viewer = await browser.new_context(viewport={"width": 1000, "height": 900})
+    shared = await viewer.new_page()
+    await shared.goto(share_url)
+    await shared.wait_for_selector("#result:not([hidden])", timeout=30_000)
+    assert await shared.is_hidden("#upload-card") and await shared.is_hidden("#recent-card")
+    assert await shared.is_hidden("#share") and await shared.is_visible("#shared-note")
+    shared_original = " ".join(await shared.locator("#transcript td.original").all_text_contents()).lower()
+    assert shared_original == original
+    assert await shared.locator("#transcript td.translation").count() == await rows.count()
+    assert await shared.is_visible("#summary-card")
+    await shared.screenshot(path=str(SCREENSHOT.with_name("ting-web-shared.png")), full_page=True)
+    await viewer.close()
+    await context.close()
