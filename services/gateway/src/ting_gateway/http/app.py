@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import make_asgi_app
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -187,6 +188,9 @@ def create_app(settings: GatewaySettings, gateway: Gateway, auth: Auth) -> FastA
     app.include_router(openai_router(ctx))
     app.include_router(rest_router(ctx))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Prometheus metrics (queue depth `ting_gateway_jobs_queued` for KEDA, job counts, gRPC metrics) on the REST
+    # port too, so one scrape target serves everything.
+    app.mount("/metrics", make_asgi_app())
     index_html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     page_headers = {"Cache-Control": "no-cache"}
 
