@@ -123,6 +123,19 @@ def check_labels(labels: dict[str, str]) -> None:
             raise InvalidArgumentError(f"label '{key}': the value must be at most 63 lowercase letters, digits, _ or -")
 
 
+def check_job_request(request: pb.CreateJobRequest) -> None:
+    """Everything about a job request that can be checked before its audio is stored (INVALID_ARGUMENT,
+    OUT_OF_RANGE): the pipeline config, the idempotency key, name, labels and callback URL."""
+    validate_config(request.config)
+    if len(request.request_id) > 128:
+        raise InvalidArgumentError("request_id: at most 128 characters")
+    if len(request.display_name) > 256:
+        raise InvalidArgumentError("display_name: at most 256 characters")
+    check_labels(dict(request.labels))
+    if request.callback_url and not request.callback_url.startswith(("http://", "https://")):
+        raise InvalidArgumentError("callback_url must be an http:// or https:// URL")
+
+
 class StorageOutputs:
     """Jobs: stems and rendered files go to the storage, under the job's output prefix."""
 
@@ -271,14 +284,7 @@ class Gateway:
 
     async def create_job(self, request: pb.CreateJobRequest) -> pb.Job:
         """Validate, store the input, persist the job QUEUED and wake a worker; idempotent by ``request_id``."""
-        validate_config(request.config)
-        if len(request.request_id) > 128:
-            raise InvalidArgumentError("request_id: at most 128 characters")
-        if len(request.display_name) > 256:
-            raise InvalidArgumentError("display_name: at most 256 characters")
-        check_labels(dict(request.labels))
-        if request.callback_url and not request.callback_url.startswith(("http://", "https://")):
-            raise InvalidArgumentError("callback_url must be an http:// or https:// URL")
+        check_job_request(request)
         kind = request.audio.WhichOneof("source")
         if kind is None:
             raise InvalidArgumentError("no audio: set audio.content (bytes) or audio.uri")

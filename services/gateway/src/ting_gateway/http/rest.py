@@ -42,7 +42,7 @@ from ting_gateway.http.common import (
 )
 from ting_gateway.http.sse import job_events_response
 from ting_gateway.pipeline import STEM_NAMES, validate_config
-from ting_gateway.service import check_labels
+from ting_gateway.service import check_job_request
 from ting_gateway.storage import StoredObject
 from ting_gateway.storage.links import link_query, verify
 
@@ -121,19 +121,6 @@ def content_disposition(kind: str, filename: str) -> str:
 def iso(dt: datetime) -> str:
     """RFC 3339 in UTC with a ``Z`` (as proto3 JSON writes timestamps)."""
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def check_job_request(request: pb.CreateJobRequest) -> None:
-    """The checks ``Gateway.create_job`` makes before it stores anything, for the upload path that stores
-    first and then calls ``Gateway.enqueue``."""
-    validate_config(request.config)
-    if len(request.request_id) > 128:
-        raise InvalidArgumentError("request_id: at most 128 characters")
-    if len(request.display_name) > 256:
-        raise InvalidArgumentError("display_name: at most 256 characters")
-    check_labels(dict(request.labels))
-    if request.callback_url and not request.callback_url.startswith(("http://", "https://")):
-        raise InvalidArgumentError("callback_url must be an http:// or https:// URL")
 
 
 def check_link(ctx: HttpContext, key: str, expires: str | None, sig: str | None) -> None:
