@@ -285,3 +285,25 @@ async def test_default_parts_leave_out_what_the_engine_cannot_do_in_the_language
         )
     assert pb.SUMMARY_PART_ACTION_ITEMS not in response.summary.parts
     assert pb.SUMMARY_PART_OVERVIEW in response.summary.parts and response.summary.overview
+
+
+async def test_a_diarized_transcript_gets_speaker_summaries_by_default(address: str) -> None:
+    segments = [
+        audio_pb2.Segment(id=1, start_ms=0, end_ms=3000, text="Good morning, the release is on Friday.", speaker="S1"),
+        audio_pb2.Segment(
+            id=2, start_ms=3000, end_ms=6000, text="I will send the release notes tomorrow.", speaker="S2"
+        ),
+        audio_pb2.Segment(
+            id=3, start_ms=6000, end_ms=9000, text="Thanks, please also update the budget.", speaker="S1"
+        ),
+    ]
+    async with grpc.aio.insecure_channel(address) as channel:
+        response = await pb_grpc.SummarizationServiceStub(channel).Summarize(
+            pb.SummarizeRequest(
+                segments=segments, language_code="en", config=pb.SummaryConfig(speaker_names={"S2": "Maria"})
+            )
+        )
+    assert pb.SUMMARY_PART_SPEAKER_SUMMARIES in response.summary.parts
+    assert [s.speaker for s in response.summary.speaker_summaries] == ["S1", "S2"]
+    owners = {item.owner for item in response.summary.action_items}
+    assert "Maria" in owners

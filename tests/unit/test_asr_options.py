@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ting.asr.v1 import asr_service_pb2 as pb
-from ting_asr.convert import options_from_proto
-from ting_common.errors import InvalidArgumentError, OutOfRangeError, UnimplementedError
+from ting_asr.convert import diarization_from_proto, options_from_proto
+from ting_asr.diarization import DiarizationOptions
+from ting_common.errors import InvalidArgumentError, OutOfRangeError
 from ting_common.transcript import Segment, Transcript, Word
 from ting_common.transcript_proto import transcript_from_proto, transcript_to_proto
 
@@ -59,15 +60,38 @@ def test_auto_language(lang: str) -> None:
         (pb.RecognitionConfig(language_code="en us!"), InvalidArgumentError),
         (pb.RecognitionConfig(initial_prompt="p" * 1001), InvalidArgumentError),
         (pb.RecognitionConfig(task=9), InvalidArgumentError),  # type: ignore[arg-type]
-        (
-            pb.RecognitionConfig(diarization=pb.DiarizationConfig(enable_speaker_diarization=True)),
-            UnimplementedError,
-        ),
     ],
 )
 def test_rejected(config: pb.RecognitionConfig, error: type[Exception]) -> None:
     with pytest.raises(error):
         options_from_proto(config, 5)
+
+
+def D(**kwargs: int) -> pb.DiarizationConfig:
+    return pb.DiarizationConfig(enable_speaker_diarization=True, **kwargs)
+
+
+def test_diarization_options() -> None:
+    assert diarization_from_proto(pb.DiarizationConfig(), 8) is None
+    assert diarization_from_proto(D(), 8) == DiarizationOptions(0, 1, 8)
+    assert diarization_from_proto(D(speaker_count=3), 8) == DiarizationOptions(3, 1, 8)
+    assert diarization_from_proto(D(speaker_count=12), 8) == DiarizationOptions(12, 1, 12)
+    assert diarization_from_proto(D(min_speaker_count=2, max_speaker_count=4), 8) == DiarizationOptions(0, 2, 4)
+    assert diarization_from_proto(D(min_speaker_count=10), 8) == DiarizationOptions(0, 10, 10)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        D(min_speaker_count=5, max_speaker_count=2),
+        D(speaker_count=21),
+        D(max_speaker_count=-1),
+        D(speaker_count=6, min_speaker_count=1, max_speaker_count=4),
+    ],
+)
+def test_bad_diarization_options(config: pb.DiarizationConfig) -> None:
+    with pytest.raises(InvalidArgumentError):
+        diarization_from_proto(config, 8)
 
 
 def test_transcript_round_trip_in_milliseconds() -> None:

@@ -123,6 +123,10 @@ def _pipeline_options() -> argparse.ArgumentParser:
         metavar="LABEL=NAME",
         help="name of a diarization label, used in outputs and the summary (repeatable): --speaker S1=Maria",
     )
+    p.add_argument("--diarize", action="store_true", help="label who speaks (S1, S2, ... in order of appearance)")
+    p.add_argument(
+        "--speakers", type=int, default=0, metavar="N", help="the number of speakers when known (implies --diarize)"
+    )
     return p
 
 
@@ -227,6 +231,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     cancel.add_argument("job_id", metavar="ID", help="the job's id")
 
+    rename = actions.add_parser(
+        "rename",
+        parents=[connection],
+        help="name a finished job's speakers",
+        description="Name a finished job's speakers (S1=Alice S2=Bob; S1= removes a name); its subtitles, text "
+        "and JSON are written again with the names.",
+    )
+    rename.add_argument("job_id", metavar="ID", help="the job's id")
+    rename.add_argument("names", nargs="+", metavar="LABEL=NAME", help="a speaker label and its name")
+
 
 def _add_progress(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -277,6 +291,10 @@ def build_config(args: argparse.Namespace, formats: Sequence[pb.TranscriptFormat
         output=pb.OutputOptions(formats=list(dict.fromkeys(formats))),
         speaker_names=_pairs(args.speaker, "--speaker", value_required=True),
     )
+    if args.diarize or args.speakers:
+        config.recognition.enable_word_time_offsets = True  # word times place speaker changes better
+        config.recognition.diarization.enable_speaker_diarization = True
+        config.recognition.diarization.speaker_count = max(0, args.speakers)
     targets = [lang.strip() for value in args.translate for lang in value.split(",") if lang.strip()]
     if args.translate and not targets:
         raise CliError("--translate needs a language code, e.g. --translate de")
@@ -575,6 +593,25 @@ def _cancel(stub: pb_grpc.PipelineServiceStub, args: argparse.Namespace) -> int:
     return 0
 
 
+def _rename(stub: pb_grpc.PipelineServiceStub, args: argparse.Namespace) -> int:
+    names: dict[str, str] = {}
+    for pair in args.names:
+        label, sep, name = pair.partition("=")
+        if not sep or not label.strip():
+            raise CliError(f"'{pair}' is not LABEL=NAME (e.g. S1=Alice; S1= removes the name)")
+        names[label.strip()] = name.strip()
+    job = stub.RenameSpeakers(
+        pb.RenameSpeakersRequest(job_id=args.job_id, speaker_names=names),
+        timeout=args.timeout or UNARY_TIMEOUT_S,
+        metadata=_metadata(args),
+    ).job
+    shown = ", ".join(f"{label}={name}" for label, name in sorted(job.config.speaker_names.items())) or "none"
+    print(f"{job.id} speakers: {shown}")
+    for line in _describe_outputs(job.result):
+        print(line)
+    return 0
+
+
 def _event_label(event: pb.JobEvent) -> str:
     label = _stage(event.stage) if event.stage else _state(event.state).lower()
     if event.state == pb.JOB_STATE_CANCELLING:
@@ -651,7 +688,7 @@ def _report_final(job: pb.Job) -> int:
 
 def run_jobs(args: argparse.Namespace) -> int:
     """``ting jobs ACTION``."""
-    actions = {"create": _create, "get": _get, "list": _list, "cancel": _cancel}
+    actions = {"create": _create, "get": _get, "list": _list, "cancel": _cancel, "rename": _rename}
     with open_channel(args.server, MAX_MESSAGE) as channel:
         stub = pb_grpc.PipelineServiceStub(channel)
         try:

@@ -50,6 +50,10 @@ def _add_transcribe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--format", "-f", choices=FORMATS, default="txt", help="output format (default: txt)")
     p.add_argument("--word-timestamps", action="store_true", help="return word-level times")
+    p.add_argument("--diarize", action="store_true", help="label who speaks (S1, S2, ... in order of appearance)")
+    p.add_argument(
+        "--speakers", type=int, default=0, metavar="N", help="the number of speakers when known (implies --diarize)"
+    )
     p.add_argument(
         "--output-dir",
         "-o",

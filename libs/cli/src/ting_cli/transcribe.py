@@ -33,6 +33,9 @@ def build_config(args: argparse.Namespace) -> asr_pb2.RecognitionConfig:
     )
     if args.temperature is not None:
         config.temperature = args.temperature
+    if getattr(args, "diarize", False) or getattr(args, "speakers", 0):
+        config.diarization.enable_speaker_diarization = True
+        config.diarization.speaker_count = args.speakers or 0
     return config
 
 

@@ -129,12 +129,15 @@ def _segment_dict(segment: Segment, *, words: bool) -> dict[str, Any]:
 
 
 def _word_dict(word: Word) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "start": _time(word.start),
         "end": _time(word.end),
         "word": word.word,
         "probability": _number(word.probability),
     }
+    if word.speaker:
+        out["speaker"] = word.speaker
+    return out
 
 
 def _time(seconds: float) -> float | None:

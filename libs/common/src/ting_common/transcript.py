@@ -17,6 +17,7 @@ class Word:
     end: float
     word: str
     probability: float = 0.0
+    speaker: str = ""
 
 
 @dataclass(frozen=True, slots=True)

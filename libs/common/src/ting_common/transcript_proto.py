@@ -16,7 +16,11 @@ def to_ms(seconds: float) -> int:
 
 def word_to_proto(word: Word) -> audio_pb2.Word:
     return audio_pb2.Word(
-        start_ms=to_ms(word.start), end_ms=to_ms(word.end), word=word.word, probability=word.probability
+        start_ms=to_ms(word.start),
+        end_ms=to_ms(word.end),
+        word=word.word,
+        probability=word.probability,
+        speaker=word.speaker,
     )
 
 
@@ -55,7 +59,7 @@ def segment_from_proto(s: audio_pb2.Segment) -> Segment:
         start=s.start_ms / 1000,
         end=s.end_ms / 1000,
         text=s.text,
-        words=tuple(Word(w.start_ms / 1000, w.end_ms / 1000, w.word, w.probability) for w in s.words),
+        words=tuple(Word(w.start_ms / 1000, w.end_ms / 1000, w.word, w.probability, w.speaker) for w in s.words),
         avg_logprob=s.avg_logprob,
         no_speech_prob=s.no_speech_prob,
         compression_ratio=s.compression_ratio,

@@ -54,6 +54,14 @@ class AsrSettings(ServiceSettings):
     max_audio_mb: float = Field(100.0, gt=0, description="Largest accepted audio payload in MiB.")
     max_audio_duration_s: float = Field(4 * 3600.0, gt=0, description="Longest accepted audio in seconds.")
     default_beam_size: int = Field(5, ge=1, le=20, description="Beam size when a request gives 0.")
+    diarization: bool = Field(
+        True,
+        description="Serve speaker diarization (the embedded GE2E engine, weights from the resemblyzer package, "
+        "loaded on first use); false answers FAILED_PRECONDITION to diarization requests.",
+    )
+    diarization_max_speakers: int = Field(
+        8, ge=1, le=20, description="Upper bound on speakers when a request gives none (max 20)."
+    )
     storage_root: Path | None = Field(
         None, description="Directory that `file://` audio URIs may point into; unset disables file URIs."
     )

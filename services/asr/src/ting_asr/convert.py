@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ting.asr.v1 import asr_service_pb2 as asr_pb2
+from ting_asr.diarization import MAX_SPEAKERS, DiarizationOptions
 from ting_asr.engines import ModelDescription, RecognitionOptions, Task, VadOptions
 from ting_common.errors import InvalidArgumentError, OutOfRangeError
 
@@ -61,11 +62,6 @@ def options_from_proto(config: asr_pb2.RecognitionConfig, default_beam_size: int
         value = getattr(vad, name)
         if not 0 <= value <= 60_000:
             raise OutOfRangeError(f"vad.{name} must be between 0 and 60000 ms, got {value}")
-    diar = config.diarization
-    if diar.enable_speaker_diarization:
-        from ting_common.errors import UnimplementedError
-
-        raise UnimplementedError("speaker diarization is not available on this server yet")
     return RecognitionOptions(
         model=config.model.strip(),
         language=lang,
@@ -87,7 +83,28 @@ def options_from_proto(config: asr_pb2.RecognitionConfig, default_beam_size: int
     )
 
 
-def model_to_proto(m: ModelDescription) -> asr_pb2.ModelInfo:
+def diarization_from_proto(config: asr_pb2.DiarizationConfig, default_max: int) -> DiarizationOptions | None:
+    """Validated speaker-count options, or ``None`` when diarization is off. INVALID_ARGUMENT for counts outside
+    0..MAX_SPEAKERS or min > max."""
+    if not config.enable_speaker_diarization:
+        return None
+    for name in ("speaker_count", "min_speaker_count", "max_speaker_count"):
+        value = getattr(config, name)
+        if not 0 <= value <= MAX_SPEAKERS:
+            raise InvalidArgumentError(f"diarization.{name} must be 0..{MAX_SPEAKERS}, got {value}")
+    low = config.min_speaker_count or 1
+    high = config.max_speaker_count or max(default_max, low)
+    if low > high:
+        raise InvalidArgumentError(f"diarization.min_speaker_count ({low}) is larger than max_speaker_count ({high})")
+    exact = config.speaker_count
+    if exact and not low <= exact <= high and (config.min_speaker_count or config.max_speaker_count):
+        raise InvalidArgumentError(
+            f"diarization.speaker_count ({exact}) lies outside min_speaker_count..max_speaker_count ({low}..{high})"
+        )
+    return DiarizationOptions(speaker_count=exact, min_speakers=low, max_speakers=max(high, exact))
+
+
+def model_to_proto(m: ModelDescription, *, diarization: bool = False) -> asr_pb2.ModelInfo:
     return asr_pb2.ModelInfo(
         name=m.name,
         description=m.description,
@@ -98,6 +115,6 @@ def model_to_proto(m: ModelDescription) -> asr_pb2.ModelInfo:
         engine=m.engine,
         device=m.device,
         compute_type=m.compute_type,
-        supports_diarization=False,
+        supports_diarization=diarization,
         supports_translation=m.multilingual,
     )

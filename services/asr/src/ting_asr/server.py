@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ting.asr.v1 import asr_service_pb2, asr_service_pb2_grpc
 from ting_asr.config import AsrSettings
+from ting_asr.diarization.slot import DiarizerSlot
 from ting_asr.engines import AsrEngine
 from ting_asr.servicer import AsrServicer
 from ting_common.server import GrpcServer, build_server
@@ -29,9 +30,12 @@ def create_engine(settings: AsrSettings) -> AsrEngine:
     )
 
 
-def create_server(settings: AsrSettings, engine: AsrEngine) -> tuple[GrpcServer, int]:
-    """Build (not start) the ASR server; returns it and the bound port."""
-    servicer = AsrServicer(settings, engine)
+def create_server(
+    settings: AsrSettings, engine: AsrEngine, diarizer: DiarizerSlot | None = None
+) -> tuple[GrpcServer, int]:
+    """Build (not start) the ASR server; returns it and the bound port. ``diarizer`` defaults to the embedded
+    engine, loaded on first use (``settings.diarization``)."""
+    servicer = AsrServicer(settings, engine, diarizer)
     app = build_server(
         settings,
         [lambda server: asr_service_pb2_grpc.add_AsrServiceServicer_to_server(servicer, server)],

@@ -8,6 +8,7 @@ engine checks it between decoded windows, so the worker is freed within one wind
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -21,7 +22,9 @@ from ting.asr.v1 import asr_service_pb2 as asr_pb2
 from ting.asr.v1 import asr_service_pb2_grpc as asr_grpc
 from ting.audio.v1 import audio_pb2
 from ting_asr.config import AsrSettings
-from ting_asr.convert import model_to_proto, options_from_proto, task_to_proto
+from ting_asr.convert import diarization_from_proto, model_to_proto, options_from_proto, task_to_proto
+from ting_asr.diarization.assign import assign_speakers, speaker_stats
+from ting_asr.diarization.slot import DiarizerSlot
 from ting_asr.engines import AsrEngine, CallControl, RecognitionOptions, StopRequested
 from ting_common.audio import AudioLimits, DecodedAudio, decode_audio
 from ting_common.errors import (
@@ -46,9 +49,10 @@ AUDIO_SECONDS = Counter("ting_asr_audio_seconds_total", "Seconds of audio recogn
 class AsrServicer(asr_grpc.AsrServiceServicer):
     """Implements the AsrService RPCs over an :class:`~ting_asr.engines.AsrEngine`."""
 
-    def __init__(self, settings: AsrSettings, engine: AsrEngine) -> None:
+    def __init__(self, settings: AsrSettings, engine: AsrEngine, diarizer: DiarizerSlot | None = None) -> None:
         self.settings = settings
         self.engine = engine
+        self.diarizer = diarizer if diarizer is not None else DiarizerSlot(settings.diarization)
         self.limits = AudioLimits(
             max_bytes=int(settings.max_audio_mb * 1024 * 1024), max_duration_s=settings.max_audio_duration_s
         )
@@ -91,13 +95,25 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         """Validate the options (cheap, first) and decode the audio."""
         options = options_from_proto(config, self.settings.default_beam_size)
         self.engine.validate(options)
+        diarization = diarization_from_proto(config.diarization, self.settings.diarization_max_speakers)
+        if diarization is not None:
+            self.diarizer.check()
+            options = dataclasses.replace(options, diarization=diarization)
         return options, await self._load_audio(audio)
 
     async def _infer(self, options: RecognitionOptions, decoded: DecodedAudio, control: CallControl) -> Transcript:
-        """Run the engine on the pool; a stop requested by the caller surfaces as CANCELLED."""
+        """Run the engine (then the diarizer, when asked) on the pool; a stop requested by the caller surfaces as
+        CANCELLED."""
         samples = decoded.samples
         try:
             transcript = await self._inference.run(lambda: self.engine.transcribe(samples, options, control), control)
+            if options.diarization is not None:
+                diarization_options = options.diarization
+                diarizer = await asyncio.to_thread(self.diarizer.get)
+                found = await self._inference.run(
+                    lambda: diarizer.diarize(samples, diarization_options, control), control
+                )
+                transcript = assign_speakers(transcript, found)
         except StopRequested as exc:
             raise CancelledError("the recognition was cancelled") from exc
         AUDIO_SECONDS.labels(options.task).inc(decoded.duration_s)
@@ -106,7 +122,16 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
     def _response(
         self, transcript: Transcript, options: RecognitionOptions, started: float
     ) -> asr_pb2.RecognizeResponse:
+        speakers = (
+            [
+                asr_pb2.SpeakerSummary(label=label, talk_time_ms=to_ms(talk_s), turn_count=turns)
+                for label, talk_s, turns in speaker_stats(transcript)
+            ]
+            if options.diarization is not None
+            else []
+        )
         return asr_pb2.RecognizeResponse(
+            speakers=speakers,
             transcript=transcript_to_proto(transcript),
             metadata=asr_pb2.RecognitionMetadata(
                 model=transcript.model,
@@ -184,4 +209,7 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
     async def ListModels(
         self, request: asr_pb2.ListModelsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> asr_pb2.ListModelsResponse:
-        return asr_pb2.ListModelsResponse(models=[model_to_proto(m) for m in self.engine.list_models()])
+        diarization = self.diarizer.enabled
+        return asr_pb2.ListModelsResponse(
+            models=[model_to_proto(m, diarization=diarization) for m in self.engine.list_models()]
+        )

@@ -33,6 +33,7 @@ from ting.gateway.v1 import pipeline_service_pb2 as pb
 from ting.separation.v1 import separation_service_pb2 as sep_pb
 from ting_common.audio import AudioEncoding, decode_audio_multichannel, encode_wav
 from ting_common.errors import (
+    FailedPreconditionError,
     InternalError,
     InvalidArgumentError,
     NotFoundError,
@@ -54,7 +55,7 @@ from ting_gateway.pipeline import (
     plan_steps,
     validate_config,
 )
-from ting_gateway.render import RenderedFile
+from ting_gateway.render import RenderedFile, render
 from ting_gateway.storage import Storage
 from ting_gateway.storage.links import link_query
 
@@ -379,6 +380,37 @@ class Gateway:
             seconds=5
         ):
             JOBS_FINISHED.labels("cancelled").inc()
+        await self._notify()
+        return job
+
+    async def rename_speakers(self, job_id: str, names: dict[str, str]) -> pb.Job:
+        """Merge speaker names into a finished job's config and render its outputs again with them."""
+        for label, name in names.items():
+            if not label or len(label) > 32:
+                raise InvalidArgumentError(f"speaker label '{label}': 1..32 characters")
+            if len(name) > 128:
+                raise InvalidArgumentError(f"name of {label}: at most 128 characters")
+        job = await self.store.get(job_id)
+        if job is None:
+            raise NotFoundError(f"no job '{job_id}'")
+        if not _final(job.state):
+            raise FailedPreconditionError(
+                f"job '{job_id}' is {pb.JobState.Name(job.state).removeprefix('JOB_STATE_')}; rename its speakers "
+                "once it has finished"
+            )
+        for label, name in names.items():
+            if name:
+                job.config.speaker_names[label] = name
+            elif label in job.config.speaker_names:
+                del job.config.speaker_names[label]
+        if job.config.output.formats and job.result.HasField("transcript"):
+            files = render(job.result, job.config.output, dict(job.config.speaker_names))
+            outputs = StorageOutputs(self, self.storage.key_of(job.output_uri_prefix.rstrip("/")) + "/")
+            del job.result.artifacts[:]
+            for file in files:
+                job.result.artifacts.append(await outputs.artifact(file))
+        job.update_time.CopyFrom(now_ts())
+        await self.store.save(job)
         await self._notify()
         return job
 

@@ -86,3 +86,14 @@ class PipelineServicer(pb_grpc.PipelineServiceServicer):
             raise InvalidArgumentError("job_id is required")
         async for event in self.gateway.watch_job(request.job_id):
             yield pb.WatchJobResponse(event=event)
+
+    async def RenameSpeakers(
+        self,
+        request: pb.RenameSpeakersRequest,
+        context: grpc.aio.ServicerContext,  # type: ignore[type-arg]
+    ) -> pb.RenameSpeakersResponse:
+        self._caller(context)
+        if not request.job_id:
+            raise InvalidArgumentError("job_id is required")
+        job = await self.gateway.rename_speakers(request.job_id, dict(request.speaker_names))
+        return pb.RenameSpeakersResponse(job=job)

@@ -202,8 +202,11 @@ class SummarizationServicer(pb_grpc.SummarizationServiceServicer):
         language = request.language_code or detect_language(" ".join(s.text for s in segments[:200]))
         options = options_from_proto(request.config, language)
         if not request.config.parts:
-            # Default parts: leave out what this engine cannot do in this language (an explicit request for
-            # such a part still gets FAILED_PRECONDITION from validate()).
+            # Default parts: a per-speaker summary when the transcript has speakers (diarized); leave out what
+            # this engine cannot do in this language (an explicit request for such a part still gets
+            # FAILED_PRECONDITION from validate()).
+            if any(segment.speaker for segment in segments):
+                options = dataclasses.replace(options, parts=tuple(sorted({*options.parts, Part.SPEAKER_SUMMARIES})))
             options = default_parts_for(engine, options)
         engine.validate(options)
         control = CallControl()

@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ting_asr.diarization import DiarizationOptions
 from ting_common.transcript import Segment, Transcript
 
 Task = Literal["transcribe", "translate"]
@@ -43,6 +44,8 @@ class RecognitionOptions:
     initial_prompt: str | None = None
     temperature: float | None = None
     condition_on_previous_text: bool = True
+    # Speaker diarization after recognition (the servicer runs it); ``None``: off.
+    diarization: DiarizationOptions | None = None
 
 
 @dataclass(frozen=True)

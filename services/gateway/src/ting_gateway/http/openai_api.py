@@ -10,7 +10,12 @@ ASR as the model name (404 when it has no such model). Responses follow OpenAI's
 * ``verbose_json``: ``{"task", "language" (English name, lower case), "duration", "text", "segments": [...],
   "words": [...]}``; ``segments`` unless only ``word`` timestamps were asked for, ``words`` when they were.
 
-``diarized_json`` is refused (400, not supported yet). Errors use OpenAI's body shape
+* ``diarized_json``: speaker diarization on; ``{"task", "duration", "text", "segments": [{"type":
+  "transcript.text.segment", "id", "start", "end", "text", "speaker"}]}`` as OpenAI's diarizing model answers
+  (speakers are Ting's labels ``S1``, ``S2``, ... in order of appearance). The optional form fields
+  ``speaker_count``, ``min_speakers`` and ``max_speakers`` bound the count.
+
+Errors use OpenAI's body shape
 ``{"error": {"message", "type", "param", "code"}}``.
 """
 
@@ -33,7 +38,7 @@ from ting_gateway.http.common import HttpContext, read_upload
 from ting_gateway.http.languages import language_name
 from ting_gateway.http.rest import Bearer
 
-RESPONSE_FORMATS: Final = ("json", "text", "srt", "vtt", "verbose_json")
+RESPONSE_FORMATS: Final = ("json", "text", "srt", "vtt", "verbose_json", "diarized_json")
 DEFAULT_MODEL_ALIASES: Final = frozenset({"", "whisper-1"})
 _SEEK_FRAMES_PER_S: Final = 100  # Whisper's mel frames per second; `seek` counts them at the window start
 _WINDOW_FRAMES: Final = 3000  # one 30 s window
@@ -80,6 +85,27 @@ def verbose_json(
     return body
 
 
+def diarized_json(response: pb.ProcessResponse, task: str) -> dict[str, Any]:
+    """OpenAI's ``diarized_json``: segments with their speaker."""
+    transcript = response.result.transcript
+    return {
+        "task": task,
+        "duration": _ms(transcript.duration_ms or response.audio_duration_ms),
+        "text": transcript.text or "".join(s.text for s in transcript.segments).strip(),
+        "segments": [
+            {
+                "type": "transcript.text.segment",
+                "id": f"seg_{segment.id:03d}",
+                "start": _ms(segment.start_ms),
+                "end": _ms(segment.end_ms),
+                "text": segment.text.strip(),
+                "speaker": segment.speaker,
+            }
+            for segment in transcript.segments
+        ],
+    }
+
+
 def openai_router(ctx: HttpContext) -> APIRouter:
     """The OpenAI-compatible routes under ``/v1``."""
     router = APIRouter(prefix="/v1", tags=["openai"])
@@ -99,10 +125,9 @@ def openai_router(ctx: HttpContext) -> APIRouter:
         response_format: str,
         temperature: float | None,
         granularities: list[str],
+        speakers: tuple[int, int, int] = (0, 0, 0),
     ) -> Response:
         fmt = (response_format or "json").strip().lower()
-        if fmt == "diarized_json":
-            raise InvalidArgumentError("response_format 'diarized_json' is not supported yet")
         if fmt not in RESPONSE_FORMATS:
             raise InvalidArgumentError(f"response_format must be one of {', '.join(RESPONSE_FORMATS)}, got '{fmt}'")
         wanted = [g.strip().lower() for g in granularities if g.strip()]
@@ -120,6 +145,16 @@ def openai_router(ctx: HttpContext) -> APIRouter:
         )
         if temperature is not None:
             recognition.temperature = temperature
+        if fmt == "diarized_json":
+            recognition.enable_word_time_offsets = True  # word times place speaker changes better
+            recognition.diarization.CopyFrom(
+                asr_pb.DiarizationConfig(
+                    enable_speaker_diarization=True,
+                    speaker_count=speakers[0],
+                    min_speaker_count=speakers[1],
+                    max_speaker_count=speakers[2],
+                )
+            )
         config = pb.PipelineConfig(recognition=recognition)
         data = await read_upload(ctx, file)
         with ctx.auth.slot(caller_id):
@@ -136,6 +171,8 @@ def openai_router(ctx: HttpContext) -> APIRouter:
                 transcript_from_proto(transcript, task=task_name), fmt, max_line_width=10_000, max_lines=1
             )
             return PlainTextResponse(rendered)
+        if fmt == "diarized_json":
+            return JSONResponse(diarized_json(response, task_name))
         override = "en" if task == asr_pb.TASK_TRANSLATE else ""
         return JSONResponse(verbose_json(response, task_name, wanted, override))
 
@@ -144,7 +181,7 @@ def openai_router(ctx: HttpContext) -> APIRouter:
         "model": "`whisper-1` (or empty): the default ASR model; any other name is an ASR model name.",
         "language": "The spoken language (ISO 639-1); empty: detect.",
         "prompt": "Text to guide the style or continue a previous segment (Whisper's initial prompt).",
-        "response_format": "json (default), text, srt, verbose_json or vtt.",
+        "response_format": "json (default), text, srt, verbose_json, vtt or diarized_json (speaker labels).",
         "temperature": "Sampling temperature, 0..1; empty: the engine's default fallback schedule.",
         "timestamp_granularities": "`segment` and/or `word` (verbose_json only).",
     }
@@ -162,6 +199,9 @@ def openai_router(ctx: HttpContext) -> APIRouter:
             list[str] | None, Form(alias="timestamp_granularities[]", description=form_docs["timestamp_granularities"])
         ] = None,
         stream: Annotated[bool, Form(description="Streaming is not supported yet: `true` is a 400.")] = False,
+        speaker_count: Annotated[int, Form(description="diarized_json: the number of speakers when known.")] = 0,
+        min_speakers: Annotated[int, Form(description="diarized_json: at least this many speakers.")] = 0,
+        max_speakers: Annotated[int, Form(description="diarized_json: at most this many speakers.")] = 0,
     ) -> Response:
         """Like OpenAI's ``POST /v1/audio/transcriptions``."""
         if stream:
@@ -176,6 +216,7 @@ def openai_router(ctx: HttpContext) -> APIRouter:
             response_format,
             temperature,
             timestamp_granularities or [],
+            (speaker_count, min_speakers, max_speakers),
         )
 
     @router.post("/audio/translations", summary="Translate audio into English (OpenAI-compatible)")

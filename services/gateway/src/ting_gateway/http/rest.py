@@ -4,8 +4,12 @@ signed links, and synchronous processing. Every body is proto3 JSON of the messa
 route says otherwise.
 
 Auth: ``Authorization: Bearer <key>`` when the gateway has API keys (``TING_GATEWAY_API_KEYS``). Routes opened by
-a signed link (``/v1/files/...``, ``/v1/shared/{id}``, and ``/v1/jobs/{id}/events`` with ``expires`` and ``sig``)
-need no key: the signature is the permission, for one object or job until it expires.
+a signed link (``/v1/files/...``, ``/v1/shared/{id}``, and ``/v1/jobs/{id}/events`` or ``/v1/jobs/{id}/audio`` with
+``expires`` and ``sig``) need no key: the signature is the permission, for one object or job until it expires.
+
+Speakers: the multipart fields ``diarize``, ``speakers``, ``min_speakers`` and ``max_speakers`` of ``POST /v1/jobs``
+and ``POST /v1/process`` turn on speaker diarization (``config.recognition.diarization``, with word times);
+``PUT /v1/jobs/{id}/speakers`` names a finished job's speakers.
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the route signatures, which use the local `Caller`
@@ -22,6 +26,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Security, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from ting.audio.v1 import audio_pb2
@@ -33,6 +38,7 @@ from ting_gateway.http.common import (
     PipelineForm,
     enum_value,
     new_id,
+    parse_bool,
     parse_json_message,
     parse_labels,
     read_upload,
@@ -70,7 +76,13 @@ _FIELD_DOCS: Final = {
     "summarize": "`true` to summarize the transcript.",
     "separate": "`true` to separate stems (vocals, accompaniment).",
     "formats": "Comma list of output formats (srt, vtt, txt, json, tsv); default `srt,vtt,txt,json`.",
+    "diarize": "`true` to label speakers (S1, S2, ... in order of appearance); turns on word times too.",
+    "speakers": "The exact number of speakers when known (1..20); implies `diarize`.",
+    "min_speakers": "At least this many speakers (1..20); implies `diarize`.",
+    "max_speakers": "At most this many speakers (1..20); implies `diarize`.",
 }
+MAX_SPEAKERS: Final = 20
+"""The largest speaker count a form field may ask for (the ASR service's bound)."""
 _JOB_FORM_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
     "required": ["file"],
@@ -83,6 +95,10 @@ _JOB_FORM_SCHEMA: Final[dict[str, Any]] = {
         "summarize": {"type": "boolean", "description": _FIELD_DOCS["summarize"]},
         "separate": {"type": "boolean", "description": _FIELD_DOCS["separate"]},
         "formats": {"type": "string", "description": _FIELD_DOCS["formats"]},
+        "diarize": {"type": "boolean", "description": _FIELD_DOCS["diarize"]},
+        "speakers": {"type": "integer", "description": _FIELD_DOCS["speakers"]},
+        "min_speakers": {"type": "integer", "description": _FIELD_DOCS["min_speakers"]},
+        "max_speakers": {"type": "integer", "description": _FIELD_DOCS["max_speakers"]},
         "display_name": {"type": "string", "description": "A name for the job (at most 256 characters)."},
         "request_id": {"type": "string", "description": "Idempotency key (at most 128 characters)."},
         "labels": {"type": "string", "description": 'Labels as a JSON object: `{"team": "news"}`.'},
@@ -121,6 +137,56 @@ def content_disposition(kind: str, filename: str) -> str:
 def iso(dt: datetime) -> str:
     """RFC 3339 in UTC with a ``Z`` (as proto3 JSON writes timestamps)."""
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SpeakerNames(BaseModel):
+    """The body of `PUT /v1/jobs/{id}/speakers`."""
+
+    speaker_names: dict[str, str]
+
+
+def speaker_count(value: str | None, field: str) -> int:
+    """A speaker-count form field: empty or 0 is unset, else a whole number 1..MAX_SPEAKERS."""
+    text = (value or "").strip()
+    if not text:
+        return 0
+    try:
+        count = int(text)
+    except ValueError:
+        raise InvalidArgumentError(f"{field}: '{value}' is not a whole number") from None
+    if not 0 <= count <= MAX_SPEAKERS:
+        raise InvalidArgumentError(f"{field}: must be 1..{MAX_SPEAKERS}, got {count}")
+    return count
+
+
+def apply_speaker_fields(
+    config: pb.PipelineConfig,
+    diarize: str | None,
+    speakers: str | None = None,
+    min_speakers: str | None = None,
+    max_speakers: str | None = None,
+) -> None:
+    """The speaker form fields on top of ``config``: ``diarize`` (or any count) turns diarization on with the
+    counts given; fields left out keep what ``config`` says. Diarization turns word times on (speaker changes
+    land between words, not within a segment's span)."""
+    exact = speaker_count(speakers, "speakers")
+    low = speaker_count(min_speakers, "min_speakers")
+    high = speaker_count(max_speakers, "max_speakers")
+    if low and high and low > high:
+        raise InvalidArgumentError(f"min_speakers ({low}) is larger than max_speakers ({high})")
+    if exact and not (low or 1) <= exact <= (high or MAX_SPEAKERS):
+        raise InvalidArgumentError(f"speakers ({exact}) lies outside min_speakers..max_speakers")
+    diarization = config.recognition.diarization
+    if parse_bool(diarize, "diarize") or exact or low or high:
+        diarization.enable_speaker_diarization = True
+    if exact:
+        diarization.speaker_count = exact
+    if low:
+        diarization.min_speaker_count = low
+    if high:
+        diarization.max_speaker_count = high
+    if diarization.enable_speaker_diarization:
+        config.recognition.enable_word_time_offsets = True
 
 
 def check_link(ctx: HttpContext, key: str, expires: str | None, sig: str | None) -> None:
@@ -247,8 +313,12 @@ def rest_router(ctx: HttpContext) -> APIRouter:
                 separate=text("separate"),
                 formats=text("formats"),
             )
+            job_config = pipeline.pipeline_config()
+            apply_speaker_fields(
+                job_config, text("diarize"), text("speakers"), text("min_speakers"), text("max_speakers")
+            )
             job_request = pb.CreateJobRequest(
-                config=pipeline.pipeline_config(),
+                config=job_config,
                 request_id=text("request_id") or "",
                 display_name=text("display_name") or file.filename or "",
                 labels=parse_labels(text("labels")),
@@ -319,6 +389,14 @@ def rest_router(ctx: HttpContext) -> APIRouter:
         """QUEUED -> CANCELLED at once; RUNNING -> CANCELLING until its step stops; a final job is unchanged."""
         return to_json(await gateway.cancel_job(job_id))
 
+    @router.put(
+        "/jobs/{job_id}/speakers", tags=["jobs"], summary="Name a job's speakers", response_description="The Job."
+    )
+    async def rename_speakers(_: Caller, job_id: str, body: SpeakerNames) -> dict[str, Any]:
+        """Merge `{"speaker_names": {"S1": "Alice"}}` into the job's names (an empty name removes one) and render
+        its subtitles, text and JSON again with them. 409 while the job is still running."""
+        return to_json(await gateway.rename_speakers(job_id, body.speaker_names))
+
     @router.get(
         "/jobs/{job_id}/events",
         tags=["jobs"],
@@ -341,6 +419,33 @@ def rest_router(ctx: HttpContext) -> APIRouter:
         else:
             ctx.caller(request)
         return await job_events_response(gateway.watch_job(job_id))
+
+    @router.get(
+        "/jobs/{job_id}/audio",
+        tags=["jobs"],
+        summary="Download a job's recording",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"audio/*": {}, "video/*": {}}, "description": "The stored input."}},
+    )
+    async def job_audio(
+        request: Request,
+        job_id: str,
+        expires: Annotated[str | None, Query(description="Of a share link: opens the recording without a key")] = None,
+        sig: Annotated[str | None, Query(description="Of a share link")] = None,
+        _: Bearer = None,
+    ) -> StreamingResponse:
+        """The job's input as it was stored (the web page draws its waveform under the speaker timeline); with a
+        share link's ``expires`` and ``sig`` instead of a key, like ``/v1/jobs/{id}/events``. 404 once the
+        input is gone (retention)."""
+        if expires or sig:
+            check_link(ctx, share_key(job_id), expires, sig)
+        else:
+            ctx.caller(request)
+        job = await gateway.get_job(job_id, pb.JOB_VIEW_BASIC)
+        if not job.input_uri:
+            raise NotFoundError(f"job '{job_id}' has no stored recording")
+        name = job.display_name or "input"
+        return await stream_object(ctx, job.input_uri, name, disposition="inline")
 
     async def _artifact(job_id: str, filename: str) -> pb.Artifact:
         job = await gateway.get_job(job_id)
@@ -421,12 +526,17 @@ def rest_router(ctx: HttpContext) -> APIRouter:
         summarize: Annotated[str | None, Form(description=_FIELD_DOCS["summarize"])] = None,
         separate: Annotated[str | None, Form(description=_FIELD_DOCS["separate"])] = None,
         formats: Annotated[str | None, Form(description=_FIELD_DOCS["formats"])] = None,
+        diarize: Annotated[str | None, Form(description=_FIELD_DOCS["diarize"])] = None,
+        speakers: Annotated[str | None, Form(description=_FIELD_DOCS["speakers"])] = None,
+        min_speakers: Annotated[str | None, Form(description=_FIELD_DOCS["min_speakers"])] = None,
+        max_speakers: Annotated[str | None, Form(description=_FIELD_DOCS["max_speakers"])] = None,
     ) -> dict[str, Any]:
         """A ``ProcessResponse`` (proto3 JSON), except that each artifact has ``text`` (its content as UTF-8)
         instead of base64 ``content``. Short audio only (``max_sync_audio_s``); longer audio needs a job. Counts
         against the caller's concurrent-request limit (429 when reached)."""
         form = PipelineForm(config, language, model, translate, summarize, separate, formats)
         pipeline = form.pipeline_config()
+        apply_speaker_fields(pipeline, diarize, speakers, min_speakers, max_speakers)
         validate_config(pipeline)
         data = await read_upload(ctx, file)
         with ctx.auth.slot(caller_id):

@@ -464,3 +464,24 @@ class WatchJobResponse(_message.Message):
     EVENT_FIELD_NUMBER: _ClassVar[int]
     event: JobEvent
     def __init__(self, event: _Optional[_Union[JobEvent, _Mapping]] = ...) -> None: ...
+
+class RenameSpeakersRequest(_message.Message):
+    __slots__ = ("job_id", "speaker_names")
+    class SpeakerNamesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    SPEAKER_NAMES_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    speaker_names: _containers.ScalarMap[str, str]
+    def __init__(self, job_id: _Optional[str] = ..., speaker_names: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class RenameSpeakersResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: Job
+    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...

@@ -90,6 +90,11 @@ class PipelineServiceStub:
                 request_serializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.WatchJobRequest.SerializeToString,
                 response_deserializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.WatchJobResponse.FromString,
                 _registered_method=True)
+        self.RenameSpeakers = channel.unary_unary(
+                '/ting.gateway.v1.PipelineService/RenameSpeakers',
+                request_serializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.RenameSpeakersRequest.SerializeToString,
+                response_deserializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.RenameSpeakersResponse.FromString,
+                _registered_method=True)
 
 
 class PipelineServiceServicer:
@@ -169,6 +174,15 @@ class PipelineServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenameSpeakers(self, request, context):
+        """Names a finished job's speakers (diarization labels -> names): the names are merged into
+        `config.speaker_names` (an empty name removes that label's name) and every rendered output is
+        written again with them. FAILED_PRECONDITION while the job is not finished.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PipelineServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -201,6 +215,11 @@ def add_PipelineServiceServicer_to_server(servicer, server):
                     servicer.WatchJob,
                     request_deserializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.WatchJobRequest.FromString,
                     response_serializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.WatchJobResponse.SerializeToString,
+            ),
+            'RenameSpeakers': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenameSpeakers,
+                    request_deserializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.RenameSpeakersRequest.FromString,
+                    response_serializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.RenameSpeakersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -391,6 +410,33 @@ class PipelineService:
             '/ting.gateway.v1.PipelineService/WatchJob',
             ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.WatchJobRequest.SerializeToString,
             ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.WatchJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenameSpeakers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ting.gateway.v1.PipelineService/RenameSpeakers',
+            ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.RenameSpeakersRequest.SerializeToString,
+            ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.RenameSpeakersResponse.FromString,
             options,
             channel_credentials,
             insecure,

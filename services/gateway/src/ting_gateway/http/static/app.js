@@ -1,5 +1,6 @@
-// Ting's web page: create a job, watch it (Server-Sent Events), show transcript, translations, summary and
-// downloads. At /s/<id>?expires=..&sig=.. the same page shows one shared job read-only, without a key.
+// Ting's web page: create a job, watch it (Server-Sent Events), show transcript, translations, summary, speakers
+// (a timeline over the recording's waveform, names) and downloads. At /s/<id>?expires=..&sig=.. the same page
+// shows one shared job read-only, without a key.
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
@@ -15,9 +16,16 @@ const STAGES = {
   PIPELINE_STAGE_SUMMARIZING: "summarizing", PIPELINE_STAGE_RENDERING: "rendering",
 };
 
+// One colour per speaker (S1 -> first, ...), dark enough for white text and distinct on a white page.
+const SPEAKER_COLORS = ["#3559e0", "#c2410c", "#0f766e", "#7c3aed", "#be185d", "#4d7c0f", "#0369a1", "#a16207"];
+const NO_SPEAKER_COLOR = "#9aa1ae";
+const MAX_WAVEFORM_BYTES = 300 * 1024 * 1024;  // bigger recordings get the timeline without a waveform
+const WAVEFORM_RATE = 8000;  // decode at 8 kHz: plenty for peaks, a sixth of the memory of 48 kHz
+
 const shared = parseShared();
 let events = null;
 let current = null;
+let recording = null;  // { jobId, samples (Float32Array, mono), duration (s), state: "loading" | "ready" | "none" }
 
 // -- helpers ---------------------------------------------------------------------------------------------------
 
@@ -83,6 +91,9 @@ function setupForm() {
   drop.addEventListener("drop", (e) => {
     if (e.dataTransfer && e.dataTransfer.files.length) { input.files = e.dataTransfer.files; show(); }
   });
+  $("#diarize").addEventListener("change", () => {
+    $("#speaker-count").disabled = !$("#diarize").checked;
+  });
   $("#job-form").addEventListener("submit", submitJob);
 }
 
@@ -99,6 +110,11 @@ async function submitJob(event) {
   for (const code of targets) form.append("translate", code);
   if ($("#summarize").checked) form.append("summarize", "true");
   if ($("#language").value) form.append("language", $("#language").value);
+  if ($("#diarize").checked) {
+    form.append("diarize", "true");
+    const count = $("#speaker-count").value.trim();
+    if (count) form.append("speakers", count);
+  }
   form.append("display_name", input.files[0].name);
   const button = $("#submit");
   button.disabled = true;
@@ -181,6 +197,7 @@ function showResult(job) {
   $("#lang-pick").hidden = translations.length < 2;
   picker.onchange = () => renderTranscript(result, picker.value);
   renderTranscript(result, translations.length ? translations[0].languageCode : "");
+  renderSpeakers(job);
   renderSummary(result.summary);
   renderDownloads(result.artifacts || []);
 }
@@ -209,17 +226,287 @@ function renderTranscript(result, language) {
   $("#trans-head").textContent = translation ? `Translation - ${languageName(language)}` : "";
   $("#trans-head").hidden = !translation;
   const aligned = translation ? alignCues(segments, translation) : null;
+  const withSpeakers = segments.some((s) => s.speaker);
+  $("#speaker-head").hidden = !withSpeakers;
   const body = $("#transcript tbody");
   body.replaceChildren();
   for (const segment of segments) {
-    const original = el("td", { class: "original" });
-    if (segment.speaker) original.append(el("span", { class: "speaker", text: segment.speaker }));
-    original.append((segment.text || "").trim());
-    const row = el("tr", {}, el("td", { class: "time", text: `${clock(segment.startMs)} - ${clock(segment.endMs)}` }), original);
+    const time = el("td", { class: "time", text: `${clock(segment.startMs)} - ${clock(segment.endMs)}` });
+    const row = el("tr", { "data-start": String(ms(segment.startMs)), "data-end": String(ms(segment.endMs)) }, time);
+    if (withSpeakers) row.append(el("td", { class: "who" }, segment.speaker ? speakerChip(segment.speaker) : ""));
+    row.append(el("td", { class: "original", text: (segment.text || "").trim() }));
     if (aligned) row.append(el("td", { class: "translation", text: (aligned.get(segment.id || 0) || []).join(" ").trim() }));
     body.append(row);
   }
-  if (!segments.length) body.append(el("tr", {}, el("td", { colspan: "3", class: "muted", text: "No speech found." })));
+  if (!segments.length) body.append(el("tr", {}, el("td", { colspan: "4", class: "muted", text: "No speech found." })));
+}
+
+// -- speakers --------------------------------------------------------------------------------------------------
+
+function speakerNames() { return (current && current.config && current.config.speakerNames) || {}; }
+function speakerName(label) { return speakerNames()[label] || label; }
+
+function speakerColor(label) {
+  const match = /^S(\d+)$/.exec(label || "");
+  if (match) return SPEAKER_COLORS[(Number(match[1]) - 1) % SPEAKER_COLORS.length];
+  if (!label) return NO_SPEAKER_COLOR;
+  let hash = 0;
+  for (const char of label) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
+  return SPEAKER_COLORS[hash % SPEAKER_COLORS.length];
+}
+
+function speakerChip(label) {
+  const name = speakerName(label);
+  const chip = el("span", { class: "chip", "data-speaker": label, text: name });
+  chip.style.background = speakerColor(label);
+  if (name !== label) chip.title = label;
+  return chip;
+}
+
+function speakerTurns(segments) {
+  // Consecutive segments of one speaker make one turn (a short pause inside a turn does not split it).
+  const turns = [];
+  for (const segment of segments) {
+    if (!segment.speaker) continue;
+    const start = ms(segment.startMs), end = ms(segment.endMs);
+    const last = turns[turns.length - 1];
+    if (last && last.speaker === segment.speaker && start - last.end < 2000) last.end = Math.max(last.end, end);
+    else turns.push({ speaker: segment.speaker, start, end });
+  }
+  return turns;
+}
+
+function speakerStats(result) {
+  const listed = result.speakers || [];
+  if (listed.length) return listed.map((s) => ({ label: s.label, talkMs: ms(s.talkTimeMs), turns: s.turnCount || 0 }));
+  // An older result without the summary: count from the segments.
+  const stats = new Map();
+  for (const turn of speakerTurns((result.transcript || {}).segments || [])) {
+    const entry = stats.get(turn.speaker) || { label: turn.speaker, talkMs: 0, turns: 0 };
+    entry.talkMs += turn.end - turn.start;
+    entry.turns += 1;
+    stats.set(turn.speaker, entry);
+  }
+  return [...stats.values()];
+}
+
+function renderSpeakers(job) {
+  const result = job.result || {};
+  const stats = speakerStats(result);
+  const card = $("#speakers-card");
+  card.hidden = !stats.length;
+  if (!stats.length) return;
+  const total = stats.reduce((sum, s) => sum + s.talkMs, 0) || 1;
+  $("#speakers-note").textContent = `${stats.length} ${stats.length === 1 ? "speaker" : "speakers"}`;
+  const editable = !shared;
+  const body = $("#speakers tbody");
+  body.replaceChildren(...stats.map((s) => {
+    const share = Math.round((100 * s.talkMs) / total);
+    const bar = el("span", { class: "share-bar" }, el("span", { class: "share-fill" }));
+    bar.firstChild.style.width = share + "%";
+    bar.firstChild.style.background = speakerColor(s.label);
+    const name = editable
+      ? el("input", { type: "text", class: "speaker-name", "data-speaker": s.label, value: speakerNames()[s.label] || "",
+        placeholder: s.label, maxlength: "128", "aria-label": `Name of ${s.label}` })
+      : el("span", { class: speakerNames()[s.label] ? "" : "muted", text: speakerNames()[s.label] || "-" });
+    return el("tr", { "data-speaker": s.label },
+      el("td", {}, speakerChip(s.label)),
+      el("td", { class: "name-col" }, name),
+      el("td", { class: "num", text: clock(s.talkMs) }),
+      el("td", { class: "share-col" }, bar, el("span", { class: "share-text", text: share + "%" })),
+      el("td", { class: "num", text: String(s.turns) }));
+  }));
+  $("#rename-actions").hidden = !editable;
+  $("#speakers").classList.toggle("read-only", !editable);
+  $("#speakers-status").textContent = "";
+  drawTimeline();
+  loadRecording(job);
+}
+
+async function saveSpeakerNames(event) {
+  event.preventDefault();
+  if (!current || shared) return;
+  const names = {};
+  for (const input of document.querySelectorAll("#speakers input.speaker-name")) {
+    names[input.dataset.speaker] = input.value.trim();
+  }
+  const status = $("#speakers-status"), button = $("#save-speakers");
+  button.disabled = true;
+  status.className = "muted";
+  status.textContent = "Saving...";
+  try {
+    const job = await api(`/v1/jobs/${encodeURIComponent(current.id)}/speakers`, {
+      method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ speaker_names: names }),
+    });
+    current = job;
+    showResult(job);
+    $("#speakers-status").textContent = "Saved; the downloads use the new names.";
+  } catch (e) {
+    status.className = "error";
+    status.textContent = e.message;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// -- speaker timeline over the waveform ------------------------------------------------------------------------
+
+async function loadRecording(job) {
+  if (recording && recording.jobId === job.id) return;  // decoded already (or on its way)
+  recording = { jobId: job.id, samples: null, duration: 0, state: "loading" };
+  const mine = recording;
+  try {
+    const headers = new Headers();
+    if (apiKey() && !shared) headers.set("Authorization", "Bearer " + apiKey());
+    const query = shared ? "?" + new URLSearchParams(shared.query) : "";
+    const response = await fetch(`/v1/jobs/${encodeURIComponent(job.id)}/audio${query}`, { headers });
+    if (!response.ok) throw new Error(`the recording is not available (${response.status})`);
+    if (Number(response.headers.get("Content-Length") || 0) > MAX_WAVEFORM_BYTES) throw new Error("the recording is too large for a waveform");
+    const data = await response.arrayBuffer();
+    const context = new OfflineAudioContext(1, 1, WAVEFORM_RATE);
+    const buffer = await context.decodeAudioData(data);
+    const samples = buffer.getChannelData(0);
+    if (buffer.numberOfChannels > 1) {
+      const other = buffer.getChannelData(1);
+      for (let i = 0; i < samples.length; i++) samples[i] = (samples[i] + other[i]) / 2;
+    }
+    Object.assign(mine, { samples, duration: buffer.duration, state: "ready" });
+  } catch (e) {
+    Object.assign(mine, { state: "none", reason: e.message || String(e) });
+  }
+  if (recording === mine) drawTimeline();
+}
+
+function niceStep(seconds, width) {
+  // Tick spacing (s) that leaves at least ~90 px between labels.
+  const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];
+  const wanted = (seconds * 90) / Math.max(width, 1);
+  return steps.find((s) => s >= wanted) || steps[steps.length - 1];
+}
+
+function timelineLayout() {
+  const canvas = $("#timeline");
+  const width = canvas.clientWidth;  // the CSS width (100% of its frame); the bitmap follows it
+  return { canvas, width, height: 150, wave: { top: 6, height: 96 }, band: { top: 108, height: 14 }, axis: 126 };
+}
+
+function drawTimeline() {
+  const { canvas, width, height, wave, band, axis } = timelineLayout();
+  if (!current || !width) return;
+  const segments = ((current.result || {}).transcript || {}).segments || [];
+  const turns = speakerTurns(segments);
+  const lastEnd = segments.reduce((m, s) => Math.max(m, ms(s.endMs)), 0) / 1000;
+  const ready = recording && recording.jobId === current.id && recording.state === "ready";
+  const transcriptS = ms((current.result || {}).transcript && current.result.transcript.durationMs) / 1000;
+  const duration = (ready && recording.duration) || transcriptS || lastEnd || 1;
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.round(width * ratio);
+  canvas.height = Math.round(height * ratio);
+  const g = canvas.getContext("2d");
+  g.setTransform(ratio, 0, 0, ratio, 0, 0);
+  g.clearRect(0, 0, width, height);
+  const x = (seconds) => (seconds / duration) * width;
+
+  // Speaker turns: a light band behind the waveform and a solid strip under it.
+  for (const turn of turns) {
+    const left = x(turn.start / 1000), w = Math.max(x(turn.end / 1000) - left, 1);
+    g.fillStyle = speakerColor(turn.speaker) + "1f";
+    g.fillRect(left, wave.top, w, wave.height);
+    g.fillStyle = speakerColor(turn.speaker);
+    g.fillRect(left, band.top, w, band.height);
+  }
+  g.strokeStyle = "#e3e6ec";
+  g.beginPath();
+  g.moveTo(0, wave.top + wave.height / 2 + 0.5);
+  g.lineTo(width, wave.top + wave.height / 2 + 0.5);
+  g.stroke();
+
+  // The waveform: per pixel column the min and max sample, coloured by the speaker holding that moment.
+  let state = "bands";
+  if (ready) {
+    const samples = recording.samples, perColumn = samples.length / width;
+    let peak = 0;
+    for (let i = 0; i < samples.length; i++) peak = Math.max(peak, Math.abs(samples[i]));
+    const scale = peak > 0 ? (wave.height / 2) / peak : 0, middle = wave.top + wave.height / 2;
+    let turnIndex = 0;
+    for (let column = 0; column < width; column++) {
+      const from = Math.floor(column * perColumn), to = Math.max(Math.floor((column + 1) * perColumn), from + 1);
+      let low = 0, high = 0;
+      for (let i = from; i < to && i < samples.length; i++) {
+        const v = samples[i];
+        if (v < low) low = v;
+        if (v > high) high = v;
+      }
+      const t = ((column + 0.5) / width) * duration * 1000;
+      while (turnIndex < turns.length && turns[turnIndex].end < t) turnIndex++;
+      const turn = turns[turnIndex];
+      g.fillStyle = turn && turn.start <= t ? speakerColor(turn.speaker) : NO_SPEAKER_COLOR;
+      g.fillRect(column, middle - high * scale, 1, Math.max((high - low) * scale, 1));
+    }
+    state = "waveform";
+  }
+
+  // Time axis.
+  const step = niceStep(duration, width);
+  g.fillStyle = "#6b7383";
+  g.strokeStyle = "#c9ced8";
+  g.font = "11px ui-monospace, monospace";
+  g.textBaseline = "top";
+  for (let t = 0; t <= duration + 1e-6; t += step) {
+    const px = Math.round(x(t)) + 0.5;
+    g.beginPath();
+    g.moveTo(px, axis);
+    g.lineTo(px, axis + 5);
+    g.stroke();
+    const label = clock(t * 1000);
+    const textWidth = g.measureText(label).width;
+    g.fillText(label, Math.min(Math.max(px - textWidth / 2, 0), width - textWidth), axis + 7);
+  }
+  canvas.dataset.state = state;
+  canvas.dataset.duration = duration.toFixed(2);
+  canvas.dataset.turns = String(turns.length);
+  const note = recording && recording.jobId === current.id && recording.state === "none" ? ` (no waveform: ${recording.reason})` : "";
+  canvas.setAttribute("aria-label", `Speaker timeline: ${turns.length} turns over ${clock(duration * 1000)}${note}`);
+  canvas.title = note ? note.trim() : "";
+}
+
+function timelineAt(event) {
+  const { canvas } = timelineLayout();
+  const rect = canvas.getBoundingClientRect();
+  const duration = Number(canvas.dataset.duration || 0);
+  const t = ((event.clientX - rect.left) / rect.width) * duration * 1000;
+  const segments = ((current && current.result && current.result.transcript) || {}).segments || [];
+  let best = null, distance = Infinity;
+  for (const s of segments) {
+    const d = t < ms(s.startMs) ? ms(s.startMs) - t : t > ms(s.endMs) ? t - ms(s.endMs) : 0;
+    if (d < distance) { best = s; distance = d; }
+  }
+  return { t, segment: best, inside: distance === 0 };
+}
+
+function setupTimeline() {
+  const canvas = $("#timeline");
+  canvas.addEventListener("mousemove", (event) => {
+    const { t, segment, inside } = timelineAt(event);
+    canvas.title = `${clock(t)}` + (inside && segment.speaker ? ` - ${speakerName(segment.speaker)}` : "");
+  });
+  canvas.addEventListener("click", (event) => {
+    // No player: a click shows the transcript row spoken at that moment.
+    const { segment } = timelineAt(event);
+    if (!segment) return;
+    const row = document.querySelector(`#transcript tbody tr[data-start="${ms(segment.startMs)}"]`);
+    if (!row) return;
+    row.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    row.classList.remove("flash");
+    void row.offsetWidth;  // restart the animation
+    row.classList.add("flash");
+  });
+  let pending = 0;
+  window.addEventListener("resize", () => {
+    cancelAnimationFrame(pending);
+    pending = requestAnimationFrame(() => { if (!$("#speakers-card").hidden) drawTimeline(); });
+  });
+  $("#speakers-form").addEventListener("submit", saveSpeakerNames);
 }
 
 function renderSummary(summary) {
@@ -316,6 +603,7 @@ async function start() {
     loadRecent();
   });
   $("#share").addEventListener("click", shareJob);
+  setupTimeline();
   $("#refresh").addEventListener("click", loadRecent);
   if (shared) {
     document.body.classList.add("shared");

@@ -1,0 +1,179 @@
+"""Diarization quality and speed of the embedded GE2E diarizer.
+
+Scores :class:`ting_asr.diarization.engine.GE2EDiarizer` on
+
+* the synthetic meetings of ``bench/diarization_data.py`` (``--split test`` by default; ``dev`` is the set the
+  engine's thresholds were calibrated on), and
+* ``../shared/eval/meeting_en.ogg`` with the speaker turns of ``meeting_en.json`` (skipped when absent),
+
+with ``pyannote.metrics``: DER (``DiarizationErrorRate(collar=0.25, skip_overlap=False)``) and JER
+(``JaccardErrorRate(collar=0.25)``), per file and over the set (pyannote's accumulated figure), plus speaker-count
+accuracy, RTFx (audio seconds per diarization second; model loading is not counted) and peak RSS (``VmHWM``).
+The speaker count is automatic (``max_speakers=8``) unless ``--oracle-count`` gives the engine the true count.
+
+    python bench/diarization.py [--split test|dev] [--count N] [--method spectral|agglomerative]
+        [--window-s 1.0] [--hop-s 0.5] [--oracle-count] [--no-shared] [--json]
+
+With ``--json`` the last line is one JSON object over the synthetic set: ``{"der", "jer",
+"speaker_count_accuracy", "rtfx", "rss_mb"}`` (DER and JER are means over its meetings, as fractions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from pyannote.core import Annotation, Segment  # type: ignore[import-untyped]
+from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
+
+from ting_asr.diarization import Diarization, DiarizationOptions
+from ting_asr.diarization.clustering import ClusteringSettings, Method
+from ting_asr.diarization.engine import GE2EDiarizer
+from ting_common.audio import decode_audio
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.diarization_data import Meeting, RefTurn, load_meetings  # noqa: E402
+
+SHARED_MEETING = ROOT.parent / "shared" / "eval" / "meeting_en"
+
+
+@dataclass
+class Result:
+    """One file's figures."""
+
+    name: str
+    duration: float
+    ref_speakers: int
+    hyp_speakers: int
+    der: float
+    jer: float
+    seconds: float
+
+
+def annotation(turns: list[tuple[float, float, str]]) -> Annotation:
+    """A pyannote annotation of ``(start, end, speaker)`` turns."""
+    ann = Annotation()
+    for i, (start, end, speaker) in enumerate(turns):
+        if end > start:
+            ann[Segment(start, end), f"t{i}"] = speaker
+    return ann
+
+
+def hypothesis(result: Diarization) -> list[tuple[float, float, str]]:
+    return [(t.start, t.end, t.speaker) for t in result.turns]
+
+
+def shared_meeting() -> Meeting | None:
+    """meeting_en (audio + reference turns from its segments), or None when ../shared is absent."""
+    audio, ref = SHARED_MEETING.with_suffix(".ogg"), SHARED_MEETING.with_suffix(".json")
+    if not (audio.is_file() and ref.is_file()):
+        return None
+    segments = json.loads(ref.read_text())["segments"]
+    turns = tuple(RefTurn(float(s["start"]), float(s["end"]), str(s["speaker"])) for s in segments)
+    return Meeting("meeting_en", decode_audio(str(audio)).samples, turns)
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident set (``VmHWM``), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def score(engine: GE2EDiarizer, meetings: list[Meeting], oracle_count: bool) -> tuple[list[Result], float, float]:
+    """Per-meeting results and the accumulated DER / JER over ``meetings``."""
+    der_total = DiarizationErrorRate(collar=0.25, skip_overlap=False)
+    jer_total = JaccardErrorRate(collar=0.25, skip_overlap=False)  # type: ignore[no-untyped-call]
+    results = []
+    for m in meetings:
+        options = DiarizationOptions(speaker_count=len(m.speakers) if oracle_count else 0, max_speakers=8)
+        start = time.perf_counter()
+        out = engine.diarize(m.audio, options)
+        seconds = time.perf_counter() - start
+        ref = annotation([(t.start, t.end, t.speaker) for t in m.turns])
+        hyp = annotation(hypothesis(out))
+        der = float(der_total(ref, hyp))
+        jer = float(jer_total(ref, hyp))
+        results.append(Result(m.name, m.duration, len(m.speakers), len(out.speakers), der, jer, seconds))
+    return results, float(abs(der_total)), float(abs(jer_total))
+
+
+def summary(results: list[Result]) -> dict[str, float]:
+    audio = sum(r.duration for r in results)
+    seconds = sum(r.seconds for r in results)
+    return {
+        "der": float(np.mean([r.der for r in results])),
+        "jer": float(np.mean([r.jer for r in results])),
+        "speaker_count_accuracy": float(np.mean([r.ref_speakers == r.hyp_speakers for r in results])),
+        "rtfx": audio / seconds if seconds > 0 else 0.0,
+    }
+
+
+def print_table(title: str, results: list[Result], der_all: float, jer_all: float) -> None:
+    print(f"\n{title}")
+    print(f"{'file':<12} {'dur s':>7} {'ref':>4} {'hyp':>4} {'DER %':>7} {'JER %':>7} {'RTFx':>7}")
+    for r in results:
+        rtfx = r.duration / r.seconds if r.seconds > 0 else 0.0
+        print(
+            f"{r.name:<12} {r.duration:7.1f} {r.ref_speakers:4d} {r.hyp_speakers:4d} "
+            f"{100 * r.der:7.2f} {100 * r.jer:7.2f} {rtfx:7.1f}"
+        )
+    s = summary(results)
+    print(
+        f"{'mean':<12} {sum(r.duration for r in results):7.1f} {'':4} {'':4} {100 * s['der']:7.2f} "
+        f"{100 * s['jer']:7.2f} {s['rtfx']:7.1f}   count right {100 * s['speaker_count_accuracy']:.0f} %"
+    )
+    print(f"{'accumulated':<12} {'':7} {'':4} {'':4} {100 * der_all:7.2f} {100 * jer_all:7.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=["dev", "test"], default="test")
+    parser.add_argument("--count", type=int, default=None, help="meetings of the split (default: all)")
+    parser.add_argument("--method", choices=["spectral", "agglomerative"], default=None)
+    parser.add_argument("--window-s", type=float, default=1.0)
+    parser.add_argument("--hop-s", type=float, default=0.5)
+    parser.add_argument("--oracle-count", action="store_true", help="give the engine the true speaker count")
+    parser.add_argument("--no-shared", action="store_true", help="skip ../shared/eval/meeting_en")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of the synthetic-set figures")
+    args = parser.parse_args()
+
+    meetings = load_meetings(args.split, args.count)
+    clustering = ClusteringSettings()
+    if args.method is not None:
+        method: Method = args.method
+        clustering = replace(clustering, method=method)
+    engine = GE2EDiarizer(window_s=args.window_s, hop_s=args.hop_s, clustering=clustering)
+    engine.diarize(meetings[0].audio[: 16_000 * 5], DiarizationOptions())  # warm-up: VAD session, BLAS
+
+    print(
+        f"GE2EDiarizer: {clustering.method} clustering, window {args.window_s} s, hop {args.hop_s} s, "
+        f"{'oracle' if args.oracle_count else 'automatic'} speaker count"
+    )
+    results, der_all, jer_all = score(engine, meetings, args.oracle_count)
+    print_table(f"synthetic meetings ({args.split}, {len(meetings)})", results, der_all, jer_all)
+    figures = summary(results)
+
+    shared = None if args.no_shared else shared_meeting()
+    if shared is not None:
+        shared_results, der_s, jer_s = score(engine, [shared], args.oracle_count)
+        print_table("shared eval: meeting_en", shared_results, der_s, jer_s)
+    elif not args.no_shared:
+        print(f"\nshared eval: {SHARED_MEETING}.ogg/.json not found, skipped")
+
+    rss = peak_rss_mb()
+    print(f"\npeak RSS {rss:.0f} MB")
+    if args.json:
+        print(json.dumps({**{k: round(v, 4) for k, v in figures.items()}, "rss_mb": rss}))
+
+
+if __name__ == "__main__":
+    main()
