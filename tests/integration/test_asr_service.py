@@ -278,19 +278,6 @@ async def test_bad_options(
     assert fragment in details
 
 
-async def test_streaming_is_unimplemented_for_now(asr_address: str) -> None:
-    async with grpc.aio.insecure_channel(asr_address) as ch:
-        stub = pb_grpc.AsrServiceStub(ch)
-
-        async def requests():  # type: ignore[no-untyped-def]
-            yield pb.StreamingRecognizeRequest(streaming_config=pb.StreamingRecognitionConfig())
-
-        with pytest.raises(grpc.aio.AioRpcError) as info:
-            async for _ in stub.StreamingRecognize(requests()):
-                pass
-    assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-
-
 async def test_limits_size_and_duration(asr_engine: object, samples: Path) -> None:
     from ting_asr.server import create_server
 

@@ -65,3 +65,24 @@ class AsrSettings(ServiceSettings):
     storage_root: Path | None = Field(
         None, description="Directory that `file://` audio URIs may point into; unset disables file URIs."
     )
+    streaming_max_streams: int = Field(
+        4, ge=1, le=1000, description="StreamingRecognize calls served at once; one more gets RESOURCE_EXHAUSTED."
+    )
+    streaming_idle_timeout_s: float = Field(
+        30.0, gt=0, description="A stream that sends no audio for this long ends with OUT_OF_RANGE."
+    )
+    streaming_silence_ms: int = Field(
+        600, ge=100, le=10_000, description="Silence (Silero VAD) that ends an utterance in a stream."
+    )
+    streaming_interim_interval_ms: int = Field(
+        700, ge=100, le=10_000, description="Audio between two interim re-decodes of a growing utterance."
+    )
+    streaming_max_utterance_ms: int = Field(
+        15_000,
+        ge=1_000,
+        le=30_000,
+        description="Default (and upper bound) of `max_utterance_ms`: continuous speech is cut into finals this long.",
+    )
+    streaming_vad_threshold: float = Field(
+        0.5, gt=0, lt=1, description="Silero speech probability that starts speech in a stream."
+    )

@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
+import numpy as np
+import numpy.typing as npt
 from prometheus_client import Counter, Gauge
 
 from ting.asr.v1 import asr_service_pb2 as asr_pb2
@@ -26,16 +28,30 @@ from ting_asr.convert import diarization_from_proto, model_to_proto, options_fro
 from ting_asr.diarization.assign import assign_speakers, speaker_stats
 from ting_asr.diarization.slot import DiarizerSlot
 from ting_asr.engines import AsrEngine, CallControl, RecognitionOptions, StopRequested
-from ting_common.audio import AudioLimits, DecodedAudio, decode_audio
+from ting_asr.streaming import (
+    INTERIM_STABILITY,
+    UNSTABLE_STABILITY,
+    DecodeGate,
+    FrameScorer,
+    PcmDecoder,
+    SpeechEvent,
+    StreamEvent,
+    StreamingSession,
+    StreamOptions,
+    silero_scorer,
+)
+from ting_common.audio import AudioEncoding, AudioLimits, DecodedAudio, decode_audio
 from ting_common.errors import (
     CancelledError,
     InvalidArgumentError,
+    OutOfRangeError,
+    ResourceExhaustedError,
     UnimplementedError,
 )
 from ting_common.log import request_id_var
 from ting_common.sources import read_audio_source
-from ting_common.transcript import Segment, Transcript
-from ting_common.transcript_proto import segment_to_proto, to_ms, transcript_to_proto
+from ting_common.transcript import Segment, Transcript, Word
+from ting_common.transcript_proto import segment_to_proto, to_ms, transcript_to_proto, word_to_proto
 from ting_common.workers import BoundedPool
 
 logger = logging.getLogger(__name__)
@@ -44,6 +60,7 @@ logger = logging.getLogger(__name__)
 ACTIVE = Gauge("ting_asr_inference_active", "Recognitions running on the engine now.")
 QUEUED = Gauge("ting_asr_inference_queued", "Recognitions waiting for an engine worker.")
 AUDIO_SECONDS = Counter("ting_asr_audio_seconds_total", "Seconds of audio recognized.", ["task"])
+STREAMS_ACTIVE = Gauge("ting_asr_streams_active", "StreamingRecognize calls open now.")
 
 
 class AsrServicer(asr_grpc.AsrServiceServicer):
@@ -61,6 +78,9 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         )
         self._decode = ThreadPoolExecutor(2, thread_name_prefix="asr-decode")
         self._running = 0
+        self._streams = 0
+        self._stream_gate = DecodeGate(settings.concurrency)
+        self._vad: FrameScorer | None = None
 
     def close(self) -> None:
         """Stop the worker pools (after the server stopped)."""
@@ -200,11 +220,113 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         request_iterator: AsyncIterator[asr_pb2.StreamingRecognizeRequest],
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[asr_pb2.StreamingRecognizeResponse]:
-        raise UnimplementedError(
-            "StreamingRecognize is part of the v1 contract but not served yet; use Recognize or "
-            "LongRunningRecognize for files"
+        """Config first, then LINEAR16/FLOAT32 chunks; see :mod:`ting_asr.streaming`.
+
+        Interim responses carry up to two results: the prefix two consecutive hypotheses agree on (stability 0.9),
+        then the rest (stability 0.1); joined they are the hypothesis so far. A final carries one result. A stream
+        that sends nothing for ``streaming_idle_timeout_s`` ends with OUT_OF_RANGE (like a stream over the
+        duration limit: the input broke a stream limit; DEADLINE_EXCEEDED stays the caller's own deadline).
+        """
+        if self._streams >= self.settings.streaming_max_streams:
+            raise ResourceExhaustedError(
+                f"this server already serves {self._streams} streams (its limit); retry later or use another replica"
+            )
+        self._streams += 1
+        STREAMS_ACTIVE.inc()
+        audio_s = 0.0
+        task = "transcribe"
+        try:
+            requests = aiter(request_iterator)
+            first = await self._next_stream_request(requests)
+            if first is None:
+                return
+            if not first.HasField("streaming_config"):
+                raise InvalidArgumentError("the first StreamingRecognizeRequest must carry streaming_config, not audio")
+            options, decoder = self._stream_setup(first.streaming_config)
+            task = options.recognition.task
+            if self._vad is None:
+                self._vad = await asyncio.to_thread(silero_scorer)
+            session = StreamingSession(options, self._recognize_samples, self._stream_gate, self._vad)
+            try:
+                async for event in session.run(self._stream_audio(requests, decoder)):
+                    yield _stream_response(event)
+            finally:
+                audio_s = session.stats.audio_s
+        finally:
+            self._streams -= 1
+            STREAMS_ACTIVE.dec()
+            AUDIO_SECONDS.labels(task).inc(audio_s)
+
+    # -- streaming helpers -------------------------------------------------------------------
+    async def _next_stream_request(
+        self, requests: AsyncIterator[asr_pb2.StreamingRecognizeRequest]
+    ) -> asr_pb2.StreamingRecognizeRequest | None:
+        timeout = self.settings.streaming_idle_timeout_s
+        try:
+            return await asyncio.wait_for(anext(requests), timeout)
+        except StopAsyncIteration:
+            return None
+        except TimeoutError as exc:
+            raise OutOfRangeError(
+                f"no audio for {timeout:g} s; a stream must send audio at least that often (close it when done)"
+            ) from exc
+
+    def _stream_setup(self, config: asr_pb2.StreamingRecognitionConfig) -> tuple[StreamOptions, PcmDecoder]:
+        """Validate a streaming config (recognition options, then the audio format)."""
+        recognition = options_from_proto(config.config, self.settings.default_beam_size)
+        self.engine.validate(recognition)
+        if config.config.diarization.enable_speaker_diarization:
+            raise UnimplementedError("speaker diarization is not served in streams yet; use Recognize for files")
+        s = self.settings
+        if config.max_utterance_ms and not 1000 <= config.max_utterance_ms <= s.streaming_max_utterance_ms:
+            raise OutOfRangeError(
+                f"max_utterance_ms must be between 1000 and {s.streaming_max_utterance_ms} (0 for the default), "
+                f"got {config.max_utterance_ms}"
+            )
+        fmt = config.audio_format
+        try:
+            encoding = AudioEncoding(fmt.encoding)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"unknown audio_format.encoding {fmt.encoding}") from exc
+        if encoding is AudioEncoding.UNSPECIFIED:
+            raise InvalidArgumentError(
+                "audio_format.encoding is required for streams: AUDIO_ENCODING_LINEAR16 (or FLOAT32) with "
+                "sample_rate_hertz"
+            )
+        decoder = PcmDecoder(encoding, fmt.sample_rate_hertz, fmt.channel_count or 1)
+        options = StreamOptions(
+            recognition=recognition,
+            interim_results=config.interim_results,
+            max_utterance_s=(config.max_utterance_ms or s.streaming_max_utterance_ms) / 1000,
+            single_utterance=config.single_utterance,
+            silence_s=s.streaming_silence_ms / 1000,
+            interim_interval_s=s.streaming_interim_interval_ms / 1000,
+            vad_threshold=s.streaming_vad_threshold,
+            max_audio_s=s.max_audio_duration_s,
         )
-        yield  # pragma: no cover - makes this an async generator
+        return options, decoder
+
+    async def _stream_audio(
+        self, requests: AsyncIterator[asr_pb2.StreamingRecognizeRequest], decoder: PcmDecoder
+    ) -> AsyncIterator[npt.NDArray[np.float32]]:
+        """The audio chunks after the config, as 16 kHz mono; errors for a second config and the idle timeout."""
+        while (request := await self._next_stream_request(requests)) is not None:
+            if request.HasField("streaming_config"):
+                raise InvalidArgumentError("streaming_config may only be sent once, in the first message")
+            samples = decoder.push(request.audio_content)
+            if samples.size:
+                yield samples
+        tail = decoder.flush()
+        if tail.size:
+            yield tail
+
+    async def _recognize_samples(
+        self, samples: npt.NDArray[np.float32], options: RecognitionOptions, control: CallControl
+    ) -> Transcript:
+        try:
+            return await self._inference.run(lambda: self.engine.transcribe(samples, options, control), control)
+        except StopRequested as exc:
+            raise CancelledError("the recognition was cancelled") from exc
 
     async def ListModels(
         self, request: asr_pb2.ListModelsRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -213,3 +335,41 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         return asr_pb2.ListModelsResponse(
             models=[model_to_proto(m, diarization=diarization) for m in self.engine.list_models()]
         )
+
+
+_SPEECH_EVENTS = {
+    "begin": asr_pb2.SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_BEGIN,
+    "end": asr_pb2.SPEECH_EVENT_TYPE_SPEECH_ACTIVITY_END,
+    "end_of_utterance": asr_pb2.SPEECH_EVENT_TYPE_END_OF_UTTERANCE,
+}
+
+
+def _stream_response(event: StreamEvent) -> asr_pb2.StreamingRecognizeResponse:
+    request_id = request_id_var.get()
+    if isinstance(event, SpeechEvent):
+        return asr_pb2.StreamingRecognizeResponse(
+            speech_event=asr_pb2.SpeechEvent(type=_SPEECH_EVENTS[event.kind], offset_ms=to_ms(event.offset_s)),
+            request_id=request_id,
+        )
+
+    def result(text: str, stability: float, words: tuple[Word, ...] = ()) -> asr_pb2.StreamingRecognitionResult:
+        return asr_pb2.StreamingRecognitionResult(
+            text=text,
+            words=[word_to_proto(w) for w in words],
+            is_final=event.is_final,
+            stability=stability,
+            start_ms=to_ms(event.start_s),
+            end_ms=to_ms(event.end_s),
+            language_code=event.language,
+            utterance_index=event.utterance_index,
+        )
+
+    if event.is_final:
+        results = [result(event.text, 1.0, event.words)]
+    else:
+        stable = event.stable_text
+        rest = event.text.split()[len(stable.split()) :] if stable else event.text.split()
+        results = [result(stable, INTERIM_STABILITY)] if stable else []
+        if rest:
+            results.append(result(" ".join(rest), UNSTABLE_STABILITY))
+    return asr_pb2.StreamingRecognizeResponse(results=results, request_id=request_id)
