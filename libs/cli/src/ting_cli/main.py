@@ -3,6 +3,7 @@
     ting transcribe FILE... [--language L] [--task transcribe|translate] [--format txt|json|srt|vtt|tsv]
                             [--word-timestamps] [--output-dir DIR] [--server HOST:PORT]
     ting models [--server HOST:PORT]
+    ting stream FILE [--realtime | --speed X] [--format text|json]   (live StreamingRecognize results)
     ting serve asr|translate|summarize|separate|gateway [--host H] [--port N]
     ting up                                     (the whole local stack until Ctrl-C)
     ting process FILE / ting jobs create|get|list|watch|cancel   (through the gateway)
@@ -84,6 +85,8 @@ def _add_transcribe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 SERVICE_COMMANDS = ("translate", "summarize", "separate", "gateway")
 # The gateway module adds `process` and `jobs` (not a `gateway` command); both run through `run_gateway`.
 GATEWAY_COMMANDS = ("process", "jobs")
+# Client-only commands (ting_cli.<name> with `add_parsers(sub)` and `run_<name>(args)`, no service to serve).
+CLIENT_COMMANDS = ("stream",)
 
 
 def _service_modules() -> dict[str, ModuleType]:
@@ -105,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     modules = _service_modules()
     for module in modules.values():
         module.add_parsers(sub)
+    for name in CLIENT_COMMANDS:
+        importlib.import_module(f"ting_cli.{name}").add_parsers(sub)
 
     from ting_cli.stack import add_up_parser
 
@@ -150,6 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ting_cli.gateway import run_gateway
 
             return run_gateway(args)
+        if args.command in CLIENT_COMMANDS:
+            run_client: Callable[[argparse.Namespace], int] = getattr(
+                importlib.import_module(f"ting_cli.{args.command}"), f"run_{args.command}"
+            )
+            return run_client(args)
         if args.command in SERVICE_COMMANDS:
             run: Callable[[argparse.Namespace], int] = getattr(_service_modules()[args.command], f"run_{args.command}")
             return run(args)
