@@ -15,7 +15,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -128,7 +128,17 @@ def build_server(
     )
 
 
-async def run_until_signalled(app: GrpcServer, settings: ServiceSettings) -> None:
+class Servable(Protocol):
+    """What :func:`run_until_signalled` runs: a :class:`GrpcServer`, or an app built around one (the gateway)."""
+
+    async def start(self) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    async def wait(self) -> None: ...
+
+
+async def run_until_signalled(app: Servable, settings: ServiceSettings) -> None:
     """Start ``app``, serve metrics, and drain gracefully on SIGTERM or SIGINT."""
     start_metrics_server(settings.metrics_port)
     await app.start()

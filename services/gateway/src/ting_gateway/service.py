@@ -100,6 +100,23 @@ def _final(state: int) -> bool:
     return state in FINAL_JOB_STATES
 
 
+def job_event(job: pb.Job, *, step: pb.StepStatus | None = None, final: bool = False) -> pb.JobEvent:
+    """An event of ``job`` as it is now: the step that changed, or (``final``) the whole job."""
+    event = pb.JobEvent(
+        job_id=job.id,
+        state=job.state,
+        stage=job.stage,
+        progress=job.progress,
+        message=job.message,
+        event_time=now_ts(),
+    )
+    if step is not None:
+        event.step.CopyFrom(step)
+    if final:
+        event.job.CopyFrom(job)
+    return event
+
+
 def job_view(job: pb.Job, view: int) -> pb.Job:
     """``job`` trimmed to ``view`` (BASIC drops config and result)."""
     if view == pb.JOB_VIEW_BASIC:
@@ -428,15 +445,7 @@ class Gateway:
             if _final(job.state):
                 for artifact in job.result.artifacts:
                     self.attach_link(artifact)
-                yield pb.JobEvent(
-                    job_id=job.id,
-                    state=job.state,
-                    stage=job.stage,
-                    progress=job.progress,
-                    message=job.message,
-                    event_time=now_ts(),
-                    job=job,
-                )
+                yield job_event(job, final=True)
                 return
             key = (
                 job.state,
@@ -448,17 +457,7 @@ class Gateway:
             now = time.monotonic()
             if key != last_key or now - last_sent >= 15:
                 changed_step = self._changed_step(job, last_key)
-                event = pb.JobEvent(
-                    job_id=job.id,
-                    state=job.state,
-                    stage=job.stage,
-                    progress=job.progress,
-                    message=job.message,
-                    event_time=now_ts(),
-                )
-                if changed_step is not None:
-                    event.step.CopyFrom(changed_step)
-                yield event
+                yield job_event(job, step=changed_step)
                 last_key, last_sent = key, now
             async with self._changed:
                 with contextlib.suppress(TimeoutError):
@@ -660,11 +659,7 @@ class Gateway:
             self._background.append(asyncio.create_task(self._callback(job)))
 
     async def _callback(self, job: pb.Job) -> None:
-        event = pb.JobEvent(
-            job_id=job.id, state=job.state, stage=job.stage, progress=job.progress, message=job.message, job=job
-        )
-        event.event_time.CopyFrom(now_ts())
-        body = json_format.MessageToJson(event).encode()
+        body = json_format.MessageToJson(job_event(job, final=True)).encode()
 
         def post() -> None:
             req = urllib.request.Request(  # noqa: S310 - http(s) checked at creation
