@@ -65,6 +65,16 @@ async def asr_address(asr_engine: object) -> AsyncIterator[str]:
     await app.drain(0)
 
 
+@pytest.fixture(scope="module")
+async def services(asr_address: str) -> AsyncIterator[object]:
+    """Real summarize, separate and translate servers beside the session's ASR server, for a module of gateway
+    tests (see ``tests/integration/gateway_stack.py``)."""
+    from tests.integration.gateway_stack import downstream_services
+
+    async with downstream_services(asr_address) as running:
+        yield running
+
+
 @pytest.fixture
 def ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"

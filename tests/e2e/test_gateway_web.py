@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SAMPLES
-from tests.integration.gateway_stack import Services, downstream_services, gateway_settings, running_gateway
+from tests.integration.gateway_stack import Services, gateway_settings, running_gateway
 from tests.integration.test_gateway_speakers import espeak_or_skip, multi_voice_wav
 
 pytestmark = pytest.mark.e2e
@@ -30,12 +30,6 @@ def chromium_path() -> Path:
             pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium (apt-get install chromium)")
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); the web page test needs a browser")
     return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-async def services(asr_address: str) -> AsyncIterator[Services]:
-    async with downstream_services(asr_address) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

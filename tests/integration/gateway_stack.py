@@ -4,13 +4,18 @@ exactly), the session's real ASR server, and a real gateway (gRPC + REST) over a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.integration.llm_fault_server import FaultServer
+from ting.gateway.v1 import pipeline_service_pb2 as pb
+from ting.gateway.v1 import pipeline_service_pb2_grpc as pb_grpc
 from ting_common.server import GrpcServer
 
 
@@ -103,3 +108,28 @@ async def running_gateway(settings: Any) -> AsyncIterator[Any]:
         yield app
     finally:
         await app.drain()
+
+
+FINAL_STATES = frozenset(
+    {pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_PARTIALLY_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED}
+)
+
+
+async def wait_final(stub: pb_grpc.PipelineServiceStub, job_id: str, timeout: float = 240) -> pb.Job:
+    """Poll ``GetJob`` until the job is final; fail the test after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        job = (await stub.GetJob(pb.GetJobRequest(job_id=job_id))).job
+        if job.state in FINAL_STATES:
+            return job
+        assert asyncio.get_running_loop().time() < deadline, f"job still {pb.JobState.Name(job.state)}"
+        await asyncio.sleep(0.2)
+
+
+def fetch(url: str) -> tuple[int, bytes]:
+    """GET ``url`` (blocking): the status and body; an HTTP error status with an empty body."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback test URLs
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, b""

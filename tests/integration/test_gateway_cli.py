@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLES
-from tests.integration.gateway_stack import Services, downstream_services, gateway_settings, running_gateway
+from tests.integration.gateway_stack import Services, gateway_settings, running_gateway
 from tests.integration.llm_fault_server import Fault, echo_text
 from ting_cli.main import main
 from ting_common.probe import free_port
@@ -20,12 +20,6 @@ from ting_common.probe import free_port
 pytestmark = pytest.mark.integration
 
 SPANISH = str(SAMPLES / "es_weather.wav")
-
-
-@pytest.fixture(scope="module")
-async def services(asr_address: str) -> AsyncIterator[Services]:
-    async with downstream_services(asr_address) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,14 @@ import grpc
 import pytest
 
 from tests.conftest import SAMPLES
-from tests.integration.gateway_stack import Services, downstream_services, gateway_settings, running_gateway
+from tests.integration.gateway_stack import (
+    FINAL_STATES,
+    Services,
+    downstream_services,
+    gateway_settings,
+    running_gateway,
+    wait_final,
+)
 from ting.audio.v1 import audio_pb2
 from ting.gateway.v1 import pipeline_service_pb2 as pb
 from ting.gateway.v1 import pipeline_service_pb2_grpc as pb_grpc
@@ -28,7 +35,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MEETING = (SAMPLES / "meeting_intro.wav").read_bytes()
 POSTGRES_URL = os.environ.get("TING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-FINAL = {pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_PARTIALLY_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED}
 
 
 def start_asr(port: int) -> subprocess.Popen[bytes]:
@@ -57,19 +63,9 @@ async def wait_for(stub: pb_grpc.PipelineServiceStub, job_id: str, *, stage: int
         job = (await stub.GetJob(pb.GetJobRequest(job_id=job_id))).job
         if any(s.stage == stage and s.state == pb.STEP_STATE_RUNNING for s in job.steps):
             return job
-        assert job.state not in FINAL, f"job ended {pb.JobState.Name(job.state)} before the stage ran"
+        assert job.state not in FINAL_STATES, f"job ended {pb.JobState.Name(job.state)} before the stage ran"
         await asyncio.sleep(0.05)
     raise AssertionError("the stage never started")
-
-
-async def wait_final(stub: pb_grpc.PipelineServiceStub, job_id: str, timeout: float = 240) -> pb.Job:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        job = (await stub.GetJob(pb.GetJobRequest(job_id=job_id))).job
-        if job.state in FINAL:
-            return job
-        assert asyncio.get_running_loop().time() < deadline, f"job still {pb.JobState.Name(job.state)}"
-        await asyncio.sleep(0.2)
 
 
 def meeting_job() -> pb.CreateJobRequest:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import grpc
 import pytest
 
 from tests.conftest import SAMPLES
-from tests.integration.gateway_stack import Services, downstream_services, gateway_settings, running_gateway
+from tests.integration.gateway_stack import Services, fetch, gateway_settings, running_gateway, wait_final
 from ting.audio.v1 import audio_pb2
 from ting.gateway.v1 import pipeline_service_pb2 as pb
 from ting.gateway.v1 import pipeline_service_pb2_grpc as pb_grpc
@@ -24,18 +23,6 @@ pytestmark = pytest.mark.integration
 
 SPANISH = (SAMPLES / "es_weather.wav").read_bytes()
 F = pb.TranscriptFormat
-FINAL = {
-    pb.JOB_STATE_SUCCEEDED,
-    pb.JOB_STATE_PARTIALLY_SUCCEEDED,
-    pb.JOB_STATE_FAILED,
-    pb.JOB_STATE_CANCELLED,
-}
-
-
-@pytest.fixture(scope="module")
-async def services(asr_address: str) -> AsyncIterator[Services]:
-    async with downstream_services(asr_address) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -64,16 +51,6 @@ async def watch(stub: pb_grpc.PipelineServiceStub, job_id: str, timeout: float =
     async for response in stub.WatchJob(pb.WatchJobRequest(job_id=job_id), timeout=timeout):
         events.append(response.event)
     return events
-
-
-async def wait_final(stub: pb_grpc.PipelineServiceStub, job_id: str, timeout: float = 240) -> pb.Job:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        job = (await stub.GetJob(pb.GetJobRequest(job_id=job_id))).job
-        if job.state in FINAL:
-            return job
-        assert asyncio.get_running_loop().time() < deadline, f"job still {pb.JobState.Name(job.state)}"
-        await asyncio.sleep(0.2)
 
 
 async def test_job_runs_to_completion_with_progress_events_and_stored_artifacts(
@@ -110,13 +87,6 @@ async def test_job_runs_to_completion_with_progress_events_and_stored_artifacts(
 async def test_signed_download_link(stub: pb_grpc.PipelineServiceStub, gateway: Any) -> None:
     job = await wait_final(stub, (await stub.CreateJob(job_request())).job.id)
     srt = next(a for a in job.result.artifacts if a.filename == "transcript.srt")
-
-    def fetch(url: str) -> tuple[int, bytes]:
-        try:
-            with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback test URL
-                return response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, b""
 
     status, body = await asyncio.to_thread(fetch, srt.url)
     assert status == 200 and b"-->" in body

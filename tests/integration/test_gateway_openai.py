@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from tests.conftest import SAMPLES
-from tests.integration.gateway_stack import Services, downstream_services, gateway_settings, running_gateway
+from tests.integration.gateway_stack import Services, gateway_settings, running_gateway
 from tests.integration.test_gateway_rest import head_of_wav
 
 pytestmark = pytest.mark.integration
@@ -19,12 +19,6 @@ SPANISH = (SAMPLES / "es_weather.wav").read_bytes()
 KEY = "sk-ting-test-key"
 FILE = ("es_weather.wav", SPANISH, "audio/wav")
 SHORT = ("es_start.wav", head_of_wav(SPANISH, 6.0), "audio/wav")  # "Buenos días a todos. Hoy vamos a..."
-
-
-@pytest.fixture(scope="module")
-async def services(asr_address: str) -> AsyncIterator[Services]:
-    async with downstream_services(asr_address) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

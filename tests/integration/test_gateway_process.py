@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from tests.conftest import SAMPLES
-from tests.integration.gateway_stack import Services, downstream_services, gateway_settings, running_gateway
+from tests.integration.gateway_stack import Services, gateway_settings, running_gateway
 from tests.integration.llm_fault_server import echo_text
 from ting.asr.v1 import asr_service_pb2 as asr_pb
 from ting.audio.v1 import audio_pb2
@@ -25,12 +25,6 @@ pytestmark = pytest.mark.integration
 
 SPANISH = (SAMPLES / "es_weather.wav").read_bytes()
 F = pb.TranscriptFormat
-
-
-@pytest.fixture(scope="module")
-async def services(asr_address: str) -> AsyncIterator[Services]:
-    async with downstream_services(asr_address) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

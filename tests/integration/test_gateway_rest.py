@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import SAMPLES
-from tests.integration.gateway_stack import Services, downstream_services, gateway_settings, running_gateway
+from tests.integration.gateway_stack import Services, gateway_settings, running_gateway
 from ting_common.probe import free_port
 
 pytestmark = pytest.mark.integration
@@ -38,12 +38,6 @@ def head_of_wav(data: bytes, seconds: float) -> bytes:
 
 
 SHORT = head_of_wav(SPANISH, 6.0)
-
-
-@pytest.fixture(scope="module")
-async def services(asr_address: str) -> AsyncIterator[Services]:
-    async with downstream_services(asr_address) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,7 @@ the bucket, download URLs are presigned by S3, and the queue depth reaches /metr
 from __future__ import annotations
 
 import asyncio
-import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import grpc
 import pytest
 
 from tests.conftest import SAMPLES
-from tests.integration.gateway_stack import Services, downstream_services, gateway_settings
+from tests.integration.gateway_stack import Services, fetch, gateway_settings
 from ting.audio.v1 import audio_pb2
 from ting.gateway.v1 import pipeline_service_pb2 as pb
 from ting.gateway.v1 import pipeline_service_pb2_grpc as pb_grpc
@@ -46,20 +45,6 @@ def storage(seaweed: SeaweedS3) -> S3Storage:
     )
     store.ensure_bucket()
     return store
-
-
-@pytest.fixture(scope="module")
-async def services(asr_address: str) -> AsyncIterator[Services]:
-    async with downstream_services(asr_address) as running:
-        yield running
-
-
-def fetch(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback test URL
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
 
 
 async def test_job_with_s3_storage(services: Services, storage: S3Storage, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import httpx
 import openai
 import pytest
 
-from tests.integration.gateway_stack import Services, downstream_services, gateway_settings, running_gateway
+from tests.integration.gateway_stack import Services, gateway_settings, running_gateway
 
 pytestmark = pytest.mark.integration
 
@@ -83,12 +83,6 @@ def multi_voice_wav(espeak: str, voices: tuple[tuple[str, str], ...] = VOICES, p
 @pytest.fixture(scope="module")
 def clip() -> bytes:
     return multi_voice_wav(espeak_or_skip())
-
-
-@pytest.fixture(scope="module")
-async def services(asr_address: str) -> AsyncIterator[Services]:
-    async with downstream_services(asr_address) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
