@@ -37,9 +37,9 @@ from ting_common.errors import (
     InternalError,
     InvalidArgumentError,
     NotFoundError,
-    ResourceExhaustedError,
     TingError,
 )
+from ting_common.sources import read_audio_source
 from ting_gateway.config import GatewaySettings
 from ting_gateway.downstream import Downstream
 from ting_gateway.jobs import Claim, JobStore
@@ -258,17 +258,12 @@ class Gateway:
     # -- Process ---------------------------------------------------------------------------------------------
 
     async def _read_source(self, source: audio_pb2.AudioSource) -> Input:
-        kind = source.WhichOneof("source")
-        if kind is None:
-            raise InvalidArgumentError("no audio: set audio.content (bytes) or audio.uri")
-        if kind == "uri":
+        if source.WhichOneof("source") == "uri":  # the gateway's own storage, not a file root
             data = await asyncio.to_thread(self.storage.read, source.uri, max_bytes=self.settings.max_upload_bytes)
             return Input(data, source.format)
-        if len(source.content) > self.settings.max_upload_bytes:
-            raise ResourceExhaustedError(
-                f"audio is {len(source.content) / 2**20:.1f} MiB; the limit is {self.settings.max_upload_mb:.0f} MiB"
-            )
-        return Input(source.content, source.format)
+        # Inline audio (or none): the services' shared checks (oneof, encoding, size).
+        audio = read_audio_source(source, storage_root=None, max_bytes=self.settings.max_upload_bytes)
+        return Input(audio.data, source.format)
 
     async def process(
         self, config: pb.PipelineConfig, audio: audio_pb2.AudioSource, request_id: str
@@ -319,13 +314,9 @@ class Gateway:
             await asyncio.to_thread(self.storage.stat, request.audio.uri)  # NOT_FOUND / PERMISSION_DENIED now
             input_uri = request.audio.uri
         else:
-            content = request.audio.content
-            if not content:
+            if not request.audio.content:
                 raise InvalidArgumentError("the audio is empty (0 bytes)")
-            if len(content) > self.settings.max_upload_bytes:
-                raise ResourceExhaustedError(
-                    f"audio is {len(content) / 2**20:.1f} MiB; the limit is {self.settings.max_upload_mb:.0f} MiB"
-                )
+            content = read_audio_source(request.audio, storage_root=None, max_bytes=self.settings.max_upload_bytes).data
             if headerless:  # the job keeps a self-describing file, so no hint has to be stored beside it
                 content = await asyncio.to_thread(_to_wav, content, request.audio.format)
             stored = await asyncio.to_thread(
