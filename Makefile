@@ -38,12 +38,15 @@ $(VENV)/.models: $(VENV)/.synced
 	$(BIN)/python -m ting_asr.prepare
 	@touch $@
 
-# The web page's browser test drives Debian's chromium (never a downloaded browser). Installed when missing and
-# apt-get can run (root); otherwise the test says how and skips (it fails under CI=true).
-.browser-stamp:
-	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		echo "installing Debian's chromium for the browser test"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+# Debian packages the tests use: chromium for the browser tests (never a downloaded browser) and espeak-ng, which
+# synthesizes the multi-voice clips of the speaker tests. Installed when missing and apt-get can run (root);
+# otherwise those tests say how and skip (they fail under CI=true).
+SYSTEM_PACKAGES := chromium espeak-ng
+.system-stamp:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian packages for the tests:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@touch $@
 
@@ -53,7 +56,7 @@ setup: $(VENV)/.synced $(BUF) $(VENV)/.models  ## install Python deps, buf, and 
 run: setup  ## bring up the whole stack, process the Spanish sample (transcribe, translate, summarize), keep serving
 	$(BIN)/python tools/run_demo.py
 
-test: setup .browser-stamp lint typecheck protos-check pytest  ## every check: ruff, mypy, buf, pytest
+test: setup .system-stamp lint typecheck protos-check pytest  ## every check: ruff, mypy, buf, pytest
 
 # --- checks ------------------------------------------------------------------------------------
 lint:  ## ruff lint + format check
@@ -92,4 +95,4 @@ bench: setup  ## every benchmark (figures, not assertions)
 	$(BIN)/python bench/load.py
 
 clean:
-	rm -rf $(VENV) node_modules .uv-stamp .browser-stamp .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules .uv-stamp .system-stamp .mypy_cache .ruff_cache .pytest_cache
