@@ -28,17 +28,17 @@ from ting_asr.convert import diarization_from_proto, model_to_proto, options_fro
 from ting_asr.diarization.assign import assign_speakers, speaker_stats
 from ting_asr.diarization.slot import DiarizerSlot
 from ting_asr.engines import AsrEngine, CallControl, RecognitionOptions, StopRequested
+from ting_asr.stream_audio import StreamDecoder, stream_decoder
 from ting_asr.streaming import (
     INTERIM_STABILITY,
     UNSTABLE_STABILITY,
     DecodeGate,
-    FrameScorer,
-    PcmDecoder,
     SpeechEvent,
     StreamEvent,
     StreamingSession,
     StreamOptions,
-    silero_scorer,
+    VadModel,
+    silero_model,
 )
 from ting_common.audio import AudioEncoding, AudioLimits, DecodedAudio, decode_audio
 from ting_common.errors import (
@@ -61,6 +61,8 @@ ACTIVE = Gauge("ting_asr_inference_active", "Recognitions running on the engine 
 QUEUED = Gauge("ting_asr_inference_queued", "Recognitions waiting for an engine worker.")
 AUDIO_SECONDS = Counter("ting_asr_audio_seconds_total", "Seconds of audio recognized.", ["task"])
 STREAMS_ACTIVE = Gauge("ting_asr_streams_active", "StreamingRecognize calls open now.")
+# A stream's audio chunk is decoded this many bytes at a time (64 KiB of Opus at 6 kb/s is ~90 s of audio).
+_STREAM_PIECE_BYTES = 64 * 1024
 
 
 class AsrServicer(asr_grpc.AsrServiceServicer):
@@ -80,7 +82,7 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         self._running = 0
         self._streams = 0
         self._stream_gate = DecodeGate(settings.concurrency)
-        self._vad: FrameScorer | None = None
+        self._vad: VadModel | None = None
 
     def close(self) -> None:
         """Stop the worker pools (after the server stopped)."""
@@ -220,7 +222,8 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         request_iterator: AsyncIterator[asr_pb2.StreamingRecognizeRequest],
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[asr_pb2.StreamingRecognizeResponse]:
-        """Config first, then LINEAR16/FLOAT32 chunks; see :mod:`ting_asr.streaming`.
+        """Config first, then LINEAR16/FLOAT32 chunks or an Ogg/WebM Opus stream in pieces; see
+        :mod:`ting_asr.streaming` and :mod:`ting_asr.stream_audio`.
 
         Interim responses carry up to two results: the prefix two consecutive hypotheses agree on (stability 0.9),
         then the rest (stability 0.1); joined they are the hypothesis so far. A final carries one result. A stream
@@ -243,15 +246,18 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
             if not first.HasField("streaming_config"):
                 raise InvalidArgumentError("the first StreamingRecognizeRequest must carry streaming_config, not audio")
             options, decoder = self._stream_setup(first.streaming_config)
-            task = options.recognition.task
-            if self._vad is None:
-                self._vad = await asyncio.to_thread(silero_scorer)
-            session = StreamingSession(options, self._recognize_samples, self._stream_gate, self._vad)
             try:
-                async for event in session.run(self._stream_audio(requests, decoder)):
-                    yield _stream_response(event)
+                task = options.recognition.task
+                if self._vad is None:
+                    self._vad = await asyncio.to_thread(silero_model)
+                session = StreamingSession(options, self._recognize_samples, self._stream_gate, self._vad)
+                try:
+                    async for event in session.run(self._stream_audio(requests, decoder)):
+                        yield _stream_response(event)
+                finally:
+                    audio_s = session.stats.audio_s
             finally:
-                audio_s = session.stats.audio_s
+                decoder.close()
         finally:
             self._streams -= 1
             STREAMS_ACTIVE.dec()
@@ -271,7 +277,7 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
                 f"no audio for {timeout:g} s; a stream must send audio at least that often (close it when done)"
             ) from exc
 
-    def _stream_setup(self, config: asr_pb2.StreamingRecognitionConfig) -> tuple[StreamOptions, PcmDecoder]:
+    def _stream_setup(self, config: asr_pb2.StreamingRecognitionConfig) -> tuple[StreamOptions, StreamDecoder]:
         """Validate a streaming config (recognition options, then the audio format)."""
         recognition = options_from_proto(config.config, self.settings.default_beam_size)
         self.engine.validate(recognition)
@@ -291,9 +297,9 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         if encoding is AudioEncoding.UNSPECIFIED:
             raise InvalidArgumentError(
                 "audio_format.encoding is required for streams: AUDIO_ENCODING_LINEAR16 (or FLOAT32) with "
-                "sample_rate_hertz"
+                "sample_rate_hertz, or AUDIO_ENCODING_OGG_OPUS / AUDIO_ENCODING_WEBM_OPUS"
             )
-        decoder = PcmDecoder(encoding, fmt.sample_rate_hertz, fmt.channel_count or 1)
+        decoder = stream_decoder(encoding, fmt.sample_rate_hertz, fmt.channel_count)
         options = StreamOptions(
             recognition=recognition,
             interim_results=config.interim_results,
@@ -307,18 +313,27 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
         return options, decoder
 
     async def _stream_audio(
-        self, requests: AsyncIterator[asr_pb2.StreamingRecognizeRequest], decoder: PcmDecoder
+        self, requests: AsyncIterator[asr_pb2.StreamingRecognizeRequest], decoder: StreamDecoder
     ) -> AsyncIterator[npt.NDArray[np.float32]]:
-        """The audio chunks after the config, as 16 kHz mono; errors for a second config and the idle timeout."""
-        while (request := await self._next_stream_request(requests)) is not None:
-            if request.HasField("streaming_config"):
-                raise InvalidArgumentError("streaming_config may only be sent once, in the first message")
-            samples = decoder.push(request.audio_content)
-            if samples.size:
-                yield samples
-        tail = decoder.flush()
-        if tail.size:
-            yield tail
+        """The audio chunks after the config, as 16 kHz mono; errors for a second config and the idle timeout.
+
+        A large chunk is decoded a piece at a time, so compressed audio expands in bounded steps. A decoder with a
+        thread (Ogg/WebM Opus) is driven off the event loop; it is closed however the stream ends."""
+        try:
+            while (request := await self._next_stream_request(requests)) is not None:
+                if request.HasField("streaming_config"):
+                    raise InvalidArgumentError("streaming_config may only be sent once, in the first message")
+                content = request.audio_content
+                for start in range(0, len(content), _STREAM_PIECE_BYTES):
+                    piece = content[start : start + _STREAM_PIECE_BYTES]
+                    samples = await asyncio.to_thread(decoder.push, piece) if decoder.blocking else decoder.push(piece)
+                    if samples.size:
+                        yield samples
+            tail = await asyncio.to_thread(decoder.flush) if decoder.blocking else decoder.flush()
+            if tail.size:
+                yield tail
+        finally:
+            decoder.close()
 
     async def _recognize_samples(
         self, samples: npt.NDArray[np.float32], options: RecognitionOptions, control: CallControl

@@ -1,13 +1,15 @@
 """Streaming recognition: one :class:`StreamingSession` per ``StreamingRecognize`` call.
 
-Audio arrives as headerless PCM chunks (LINEAR16 or FLOAT32, 8-48 kHz, interleaved channels). It is downmixed and
-resampled to 16 kHz mono with libswresample, which keeps its filter state between chunks, so chunk boundaries leave no
-clicks and chunk sizes do not matter.
+Audio arrives as headerless PCM chunks (LINEAR16 or FLOAT32, 8-48 kHz, interleaved channels) or as an Ogg/Opus or
+WebM/Opus stream cut anywhere (a browser's MediaRecorder blobs); :mod:`ting_asr.stream_audio` decodes either to 16 kHz
+mono as it arrives, so chunk boundaries leave no clicks and chunk sizes do not matter. The session sees only samples.
 
 Voice activity: Silero VAD (the ONNX model shipped in the faster-whisper wheel, on onnxruntime) scores every 32 ms
-frame once, as it arrives, with the previous frame's tail as context; a small state machine with hysteresis (speech
-at ``threshold``, silence below ``threshold - 0.15``) turns the scores into utterances. An utterance ends after
-``silence_s`` of silence, or is cut at ``max_utterance_s`` (at the quietest frame of its last two seconds).
+frame once, as it arrives, carrying the model's state from frame to frame as a whole-file pass does (so the scores do
+not depend on how the audio was chunked); a small state machine with hysteresis (speech at ``threshold``, silence
+below ``threshold - 0.15``) turns the scores into utterances, each starting ``preroll_s`` before its first voiced
+frame. An utterance ends after ``silence_s`` of silence, or is cut at ``max_utterance_s`` (at the quietest frame of
+its last two seconds).
 
 While an utterance grows, every ``interim_interval_s`` the utterance so far is re-decoded cheaply (greedy, no word
 times) and sent as an interim result. Its stable prefix is the words two consecutive hypotheses agree on
@@ -21,6 +23,7 @@ Nothing here imports protobuf: the servicer translates the events below to ``Str
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import logging
@@ -30,23 +33,18 @@ from typing import Final, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from av.audio.frame import AudioFrame
-from av.audio.resampler import AudioResampler
 
 from ting_asr.engines import CallControl, RecognitionOptions
-from ting_common.audio import AudioEncoding
-from ting_common.errors import InvalidArgumentError, OutOfRangeError, UnimplementedError
+from ting_asr.stream_audio import SAMPLE_RATE
+from ting_asr.stream_audio import PcmDecoder as PcmDecoder  # re-exported for existing imports
+from ting_common.errors import OutOfRangeError
 from ting_common.transcript import Transcript, Word
 
 logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
-SAMPLE_RATE: Final = 16_000
 FRAME: Final = 512  # Silero's frame at 16 kHz (32 ms)
 _CONTEXT: Final = 64  # samples of the previous frame Silero sees
-MIN_SAMPLE_RATE: Final = 8_000
-MAX_SAMPLE_RATE: Final = 48_000
-MAX_CHANNELS: Final = 8
 INTERIM_STABILITY: Final = 0.9
 UNSTABLE_STABILITY: Final = 0.1
 
@@ -65,7 +63,8 @@ class StreamOptions:
     silence_s: float = 0.6
     interim_interval_s: float = 0.7
     vad_threshold: float = 0.5
-    speech_pad_s: float = 0.2
+    speech_pad_s: float = 0.2  # audio kept after the last voiced frame
+    preroll_s: float = 0.5  # audio kept before the first voiced frame: Whisper mishears a word cut at its onset
     min_speech_s: float = 0.25
     max_audio_s: float = 4 * 3600.0
 
@@ -105,114 +104,101 @@ class StreamStats:
     audio_s: float = 0.0
 
 
-# -- audio --------------------------------------------------------------------------------------------------
-class PcmDecoder:
-    """Headerless PCM chunks -> 16 kHz mono float32, with state across chunks (partial frames, resampler)."""
+class OnnxSession(Protocol):
+    """The part of ``onnxruntime.InferenceSession`` the VAD uses."""
 
-    def __init__(self, encoding: AudioEncoding, sample_rate: int, channels: int) -> None:
-        if encoding not in (AudioEncoding.LINEAR16, AudioEncoding.FLOAT32):
-            raise UnimplementedError(
-                f"streaming accepts LINEAR16 or FLOAT32 PCM chunks; {encoding.name} is not served in streams yet "
-                "(send Ogg/WebM Opus files to Recognize, or decode to LINEAR16 first)"
-            )
-        if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
-            raise InvalidArgumentError(
-                f"audio_format.sample_rate_hertz must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} for "
-                f"streaming, got {sample_rate}"
-            )
-        if not 1 <= channels <= MAX_CHANNELS:
-            raise InvalidArgumentError(f"audio_format.channel_count must be 1..{MAX_CHANNELS}, got {channels}")
-        self._dtype = np.dtype("<i2") if encoding is AudioEncoding.LINEAR16 else np.dtype("<f4")
-        self._frame_bytes = self._dtype.itemsize * channels
-        self._channels = channels
-        self._rate = sample_rate
-        self._pending = b""
-        self._pts = 0
-        self._resampler = (
-            None if sample_rate == SAMPLE_RATE else AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-        )
-
-    def push(self, data: bytes) -> FloatArray:
-        """Decode one chunk; bytes of an incomplete sample frame wait for the next chunk."""
-        data = self._pending + data
-        usable = len(data) - len(data) % self._frame_bytes
-        self._pending = data[usable:]
-        if usable == 0:
-            return np.zeros(0, dtype=np.float32)
-        raw = np.frombuffer(data[:usable], dtype=self._dtype).reshape(-1, self._channels)
-        scale = 32768.0 if self._dtype.kind == "i" else 1.0
-        mono = (raw.astype(np.float32).mean(axis=1) / scale).astype(np.float32)
-        return self._resample(mono)
-
-    def flush(self) -> FloatArray:
-        """The resampler's last samples, at the end of the stream."""
-        if self._resampler is None:
-            return np.zeros(0, dtype=np.float32)
-        return self._collect(self._resampler.resample(None))
-
-    def _resample(self, mono: FloatArray) -> FloatArray:
-        if self._resampler is None:
-            return np.clip(mono, -1.0, 1.0)
-        frame = AudioFrame.from_ndarray(mono.reshape(1, -1), format="flt", layout="mono")
-        frame.sample_rate = self._rate
-        frame.pts = self._pts
-        self._pts += mono.size
-        return self._collect(self._resampler.resample(frame))
-
-    @staticmethod
-    def _collect(frames: list[AudioFrame]) -> FloatArray:
-        if not frames:
-            return np.zeros(0, dtype=np.float32)
-        out = np.concatenate([np.asarray(f.to_ndarray(), dtype=np.float32).reshape(-1) for f in frames])
-        clipped: FloatArray = np.clip(out, -1.0, 1.0)
-        return clipped
+    def run(self, output_names: None, input_feed: dict[str, FloatArray]) -> list[FloatArray]: ...
 
 
-class FrameScorer(Protocol):
-    """Speech probability of each ``FRAME``-sample frame (Silero's ``SileroVADModel`` fits)."""
+class VadModel(Protocol):
+    """Silero VAD as faster-whisper loads it (``SileroVADModel``): one ONNX session shared by every stream."""
 
-    def __call__(self, audio: FloatArray, num_samples: int = ..., context_size_samples: int = ...) -> FloatArray: ...
+    session: OnnxSession
 
 
-def silero_scorer() -> FrameScorer:
+def silero_model() -> VadModel:
     """The Silero VAD model inside the faster-whisper wheel (loaded once per process)."""
     from faster_whisper.vad import get_vad_model
 
-    model: FrameScorer = get_vad_model()
+    model: VadModel = get_vad_model()
     return model
+
+
+class SileroStream:
+    """Speech probability of each ``FRAME``-sample frame of one stream.
+
+    The model's LSTM state and the 64-sample context of the previous frame are carried from call to call, so a
+    frame's score is the one a whole-file pass gives it, however the audio was chunked. (faster-whisper's
+    ``SileroVADModel.__call__`` starts from a zero state on every call: fine for a file, wrong for a stream.)
+    """
+
+    def __init__(self, model: VadModel) -> None:
+        self._session = model.session
+        self._h = np.zeros((1, 1, 128), dtype=np.float32)
+        self._c = np.zeros((1, 1, 128), dtype=np.float32)
+        self._context = np.zeros(_CONTEXT, dtype=np.float32)
+
+    def __call__(self, frames: FloatArray) -> FloatArray:
+        """Score ``frames`` (a multiple of ``FRAME`` samples, following the previous call's)."""
+        batch = frames.reshape(-1, FRAME)
+        context = np.concatenate([self._context[None, :], batch[:-1, -_CONTEXT:]])
+        out, self._h, self._c = self._session.run(
+            None, {"input": np.concatenate([context, batch], axis=1), "h": self._h, "c": self._c}
+        )
+        self._context = batch[-1, -_CONTEXT:].copy()
+        return np.asarray(out, dtype=np.float32).reshape(-1)
 
 
 # -- scheduling ---------------------------------------------------------------------------------------------
 class DecodeGate:
-    """Engine slots shared by every stream of a server: finals wait for one, interims only take a free one."""
+    """Engine slots shared by every stream of a server: finals wait for one (first come, first served), interims
+    only take a free one when no final waits."""
 
     def __init__(self, slots: int) -> None:
-        self._slots = asyncio.Semaphore(slots)
-        self._finals_waiting = 0
+        self._free = slots
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
     def try_interim(self) -> bool:
         """Take a slot for an interim decode when one is free and no final waits; the caller must ``release``."""
-        if self._finals_waiting or self._slots.locked():
+        if self._waiters or self._free == 0:
             return False
-        # A free slot and no waiter: acquire() would not suspend, so take it synchronously.
-        self._slots._value -= 1
+        self._free -= 1
         return True
 
     @contextlib.asynccontextmanager
     async def final(self) -> AsyncIterator[None]:
         """Hold a slot for a final decode (waits, ahead of any new interim)."""
-        self._finals_waiting += 1
-        try:
-            await self._slots.acquire()
-        finally:
-            self._finals_waiting -= 1
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+        else:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter  # release() hands its slot over: _free is not incremented for us
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self.release()  # the slot was handed to us as we were cancelled: pass it on
+                else:
+                    with contextlib.suppress(ValueError):  # release() may have dropped it already
+                        self._waiters.remove(waiter)
+                raise
         try:
             yield
         finally:
-            self._slots.release()
+            self.release()
 
     def release(self) -> None:
-        self._slots.release()
+        """Give a slot back: to the first waiting final, else to the pool."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+    @property
+    def free(self) -> int:
+        return self._free
 
 
 def agreed_prefix(previous: str, current: str) -> str:
@@ -236,26 +222,26 @@ def transcript_text(transcript: Transcript) -> str:
 
 # -- the session --------------------------------------------------------------------------------------------
 _END: Final = object()
+_MAX_PENDING_CHUNKS: Final = 1024  # decoded chunks waiting for the session (one gRPC message each)
 
 
 class StreamingSession:
     """VAD, interim and final decoding of one stream; see the module docstring."""
 
     def __init__(
-        self, options: StreamOptions, recognize: Recognizer, gate: DecodeGate, scorer: FrameScorer | None = None
+        self, options: StreamOptions, recognize: Recognizer, gate: DecodeGate, vad: VadModel | None = None
     ) -> None:
         self.options = options
         self.stats = StreamStats()
         self._recognize = recognize
         self._gate = gate
-        self._scorer = scorer if scorer is not None else silero_scorer()
+        self._scorer = SileroStream(vad if vad is not None else silero_model())
         self._events: asyncio.Queue[StreamEvent | object | BaseException] = asyncio.Queue()
         # Audio kept from absolute sample ``_base`` on: the current utterance plus some pre-roll.
         self._buffer = np.zeros(0, dtype=np.float32)
         self._base = 0
         self._received = 0
         self._scored = 0  # absolute index of the next frame to score
-        self._last_frame = np.zeros(FRAME, dtype=np.float32)
         # Utterance state.
         self._in_speech = False
         self._utt_start = 0
@@ -279,15 +265,17 @@ class StreamingSession:
     async def run(self, chunks: AsyncIterator[FloatArray]) -> AsyncIterator[StreamEvent]:
         """Consume 16 kHz chunks and yield events. An error of ``chunks`` (a bad request, the idle timeout) is
         raised after the audio before it has been recognized."""
-        audio: asyncio.Queue[FloatArray | object | BaseException] = asyncio.Queue()
+        # Bounded: while a final decodes, chunks wait here; when it is full, reading stops and gRPC flow control
+        # holds the sender back (audio is never dropped, and a stream never buffers without limit).
+        audio: asyncio.Queue[FloatArray | object | BaseException] = asyncio.Queue(maxsize=_MAX_PENDING_CHUNKS)
 
         async def pump() -> None:
             try:
                 async for chunk in chunks:
-                    audio.put_nowait(chunk)
-                audio.put_nowait(_END)
+                    await audio.put(chunk)
+                await audio.put(_END)
             except Exception as exc:
-                audio.put_nowait(exc)
+                await audio.put(exc)
 
         async def work() -> None:
             try:
@@ -344,10 +332,7 @@ class StreamingSession:
         if count > 0:
             start = self._scored - self._base
             frames = self._buffer[start : start + count * FRAME]
-            # Score with the previous frame first so the first new frame sees its real context; drop its score.
-            probs = self._scorer(np.concatenate([self._last_frame, frames]), FRAME, _CONTEXT)[1:]
-            self._last_frame = frames[-FRAME:].copy()
-            for i, prob in enumerate(np.asarray(probs, dtype=np.float32).reshape(-1)):
+            for i, prob in enumerate(self._scorer(frames)):
                 await self._frame(self._scored + i * FRAME, float(prob))
                 if self._done:
                     return
@@ -368,7 +353,7 @@ class StreamingSession:
         if not self._in_speech:
             if prob >= threshold:
                 self._in_speech = True
-                self._utt_start = max(self._base, at - pad)
+                self._utt_start = max(self._base, at - int(o.preroll_s * SAMPLE_RATE))
                 self._last_voice = at + FRAME
                 self._silence = self._voiced = 0
                 self._probs = []
@@ -401,7 +386,7 @@ class StreamingSession:
 
     def _trim(self) -> None:
         """Outside speech keep only the pre-roll the next utterance may start with."""
-        keep = int(self.options.speech_pad_s * SAMPLE_RATE) + FRAME
+        keep = int(self.options.preroll_s * SAMPLE_RATE) + FRAME
         extra = self._buffer.size - keep
         if extra > 0:
             self._buffer = self._buffer[extra:].copy()
