@@ -300,15 +300,19 @@ class AsrServicer(asr_grpc.AsrServiceServicer):
                 "sample_rate_hertz, or AUDIO_ENCODING_OGG_OPUS / AUDIO_ENCODING_WEBM_OPUS"
             )
         decoder = stream_decoder(encoding, fmt.sample_rate_hertz, fmt.channel_count)
+        vad = recognition.vad
         options = StreamOptions(
             recognition=recognition,
             interim_results=config.interim_results,
             max_utterance_s=(config.max_utterance_ms or s.streaming_max_utterance_ms) / 1000,
             single_utterance=config.single_utterance,
-            silence_s=s.streaming_silence_ms / 1000,
             interim_interval_s=s.streaming_interim_interval_ms / 1000,
-            vad_threshold=s.streaming_vad_threshold,
             max_audio_s=s.max_audio_duration_s,
+            # The request's VAD settings (RecognitionConfig.vad, range-checked above) over the server's.
+            silence_s=(vad.min_silence_duration_ms or s.streaming_silence_ms) / 1000,
+            vad_threshold=vad.threshold or s.streaming_vad_threshold,
+            **({"speech_pad_s": vad.speech_pad_ms / 1000} if vad.speech_pad_ms else {}),
+            **({"min_speech_s": vad.min_speech_duration_ms / 1000} if vad.min_speech_duration_ms else {}),
         )
         return options, decoder
 

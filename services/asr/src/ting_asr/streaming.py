@@ -8,8 +8,10 @@ Voice activity: Silero VAD (the ONNX model shipped in the faster-whisper wheel, 
 frame once, as it arrives, carrying the model's state from frame to frame as a whole-file pass does (so the scores do
 not depend on how the audio was chunked); a small state machine with hysteresis (speech at ``threshold``, silence
 below ``threshold - 0.15``) turns the scores into utterances, each starting ``preroll_s`` before its first voiced
-frame. An utterance ends after ``silence_s`` of silence, or is cut at ``max_utterance_s`` (at the quietest frame of
-its last two seconds).
+frame. An utterance ends after ``silence_s`` of silence (less as it grows long: ``min_silence_s`` from
+``long_utterance_s`` on, so long speech is cut at its sentence pauses), or is cut at ``max_utterance_s`` (at the
+quietest frame of its last two seconds). Its final decode starts early, after ``speculate_s`` of silence, and is
+kept if the silence goes on to end the utterance (dropped if speech resumes).
 
 While an utterance grows, every ``interim_interval_s`` the utterance so far is re-decoded cheaply (greedy, no word
 times) and sent as an interim result. Its stable prefix is the words two consecutive hypotheses agree on
@@ -60,11 +62,14 @@ class StreamOptions:
     interim_results: bool = True
     max_utterance_s: float = 15.0
     single_utterance: bool = False
-    silence_s: float = 0.6
+    silence_s: float = 0.6  # the pause that ends a short utterance ...
+    min_silence_s: float = 0.3  # ... and, shortening with the utterance's length, the one that ends a long one
+    long_utterance_s: float = 8.0  # the length from which ``min_silence_s`` is enough
     interim_interval_s: float = 0.7
     vad_threshold: float = 0.5
     speech_pad_s: float = 0.2  # audio kept after the last voiced frame
     preroll_s: float = 0.5  # audio kept before the first voiced frame: Whisper mishears a word cut at its onset
+    speculate_s: float = 0.25  # silence after which the final decode starts, before the utterance is known to end
     min_speech_s: float = 0.25
     max_audio_s: float = 4 * 3600.0
 
@@ -225,6 +230,12 @@ _END: Final = object()
 _MAX_PENDING_CHUNKS: Final = 1024  # decoded chunks waiting for the session (one gRPC message each)
 
 
+def _consume(task: asyncio.Task[Transcript]) -> None:
+    """Retrieve a speculative decode's outcome, so a stale one that failed logs nothing as 'never retrieved'."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("early final decode failed", exc_info=task.exception())
+
+
 class StreamingSession:
     """VAD, interim and final decoding of one stream; see the module docstring."""
 
@@ -254,6 +265,8 @@ class StreamingSession:
         self._previous_hypothesis = ""
         self._previous_final = options.recognition.initial_prompt or ""
         self._interim: asyncio.Task[None] | None = None
+        # A final decode started early, in the silence that may end the utterance: (end sample, task).
+        self._speculative: tuple[int, asyncio.Task[Transcript]] | None = None
         self._done = False
         rec = options.recognition
         self._final_options = dataclasses.replace(rec, vad_filter=False, condition_on_previous_text=False)
@@ -305,7 +318,8 @@ class StreamingSession:
                 assert isinstance(event, SpeechEvent | StreamResult)
                 yield event
         finally:
-            for task in (pumper, worker, self._interim):
+            speculative = self._speculative[1] if self._speculative else None
+            for task in (pumper, worker, self._interim, speculative):
                 if task is not None and not task.done():
                     task.cancel()
             logger.info(
@@ -357,7 +371,7 @@ class StreamingSession:
                 self._last_voice = at + FRAME
                 self._silence = self._voiced = 0
                 self._probs = []
-                self._last_interim = at
+                self._last_interim = at - int(o.interim_interval_s * SAMPLE_RATE)  # first interim: once voiced
                 self._previous_hypothesis = ""
                 self._emit(SpeechEvent("begin", at / SAMPLE_RATE))
             return
@@ -366,9 +380,13 @@ class StreamingSession:
             self._silence = 0
             self._voiced += FRAME
             self._last_voice = at + FRAME
+            self._speculative = None  # the utterance goes on: an early final decode is stale (it ends unread)
         elif prob < threshold - 0.15:
             self._silence += FRAME
-            if self._silence >= o.silence_s * SAMPLE_RATE:
+            needed = self._needed_silence(at)
+            if self._speculative is None and self._silence >= min(o.speculate_s, needed - 0.1) * SAMPLE_RATE:
+                self._speculate(min(self._last_voice + pad, at + FRAME))
+            if self._silence >= needed * SAMPLE_RATE:
                 self._in_speech = False
                 self._emit(SpeechEvent("end", self._last_voice / SAMPLE_RATE))
                 await self._finalize(min(self._last_voice + pad, at + FRAME), speech_ended=True)
@@ -383,6 +401,17 @@ class StreamingSession:
             self._probs = [(a, p) for a, p in self._probs if a >= cut]
             self._voiced = sum(FRAME for _, p in self._probs if p >= threshold)
             self._last_interim = cut
+
+    def _needed_silence(self, at: int) -> float:
+        """Seconds of silence that end the utterance now: ``silence_s`` while it is short, falling linearly to
+        ``min_silence_s`` as it grows to ``long_utterance_s`` (a long utterance ends at the next sentence pause,
+        rather than running into the ``max_utterance_s`` cut and a slow final)."""
+        o = self.options
+        floor = min(o.min_silence_s, o.silence_s)
+        short = 2.0
+        length = (at - self._utt_start) / SAMPLE_RATE
+        frac = min(max((length - short) / max(o.long_utterance_s - short, 1e-3), 0.0), 1.0)
+        return o.silence_s - frac * (o.silence_s - floor)
 
     def _trim(self) -> None:
         """Outside speech keep only the pre-roll the next utterance may start with."""
@@ -400,6 +429,8 @@ class StreamingSession:
         if self._in_speech and not self._done:
             self._in_speech = False
             end = self._base + self._buffer.size
+            if self._speculative is not None:  # silence since it started: its final stands
+                end = self._speculative[0]
             self._emit(SpeechEvent("end", min(self._last_voice, end) / SAMPLE_RATE))
             await self._finalize(end, speech_ended=True)
 
@@ -409,8 +440,8 @@ class StreamingSession:
         now = self._base + self._buffer.size
         if not o.interim_results or now - self._last_interim < o.interim_interval_s * SAMPLE_RATE:
             return
-        if self._voiced < o.min_speech_s * SAMPLE_RATE:
-            return
+        if self._voiced < o.min_speech_s * SAMPLE_RATE or self._silence > 0:
+            return  # too little voice yet, or the utterance may be ending: leave the engine to its final
         self._last_interim = now
         if (self._interim is not None and not self._interim.done()) or not self._gate.try_interim():
             self.stats.dropped_interims += 1
@@ -454,18 +485,37 @@ class StreamingSession:
             with contextlib.suppress(Exception):
                 await self._interim
 
+    def _speculate(self, end: int) -> None:
+        """Start the final decode of ``[utterance start, end)`` now, in the silence that may end the utterance;
+        if the utterance does end there, its final is ready (nearly) when the end is confirmed."""
+        start = self._utt_start
+        if self._voiced < self.options.min_speech_s * SAMPLE_RATE or end <= start:
+            return
+        task = asyncio.ensure_future(self._decode_final(self._audio(start, end)))
+        task.add_done_callback(_consume)
+        self._speculative = (end, task)
+
+    async def _decode_final(self, audio: FloatArray) -> Transcript:
+        options = dataclasses.replace(self._final_options, initial_prompt=self._previous_final or None)
+        async with self._gate.final():
+            return await self._recognize(audio, options, CallControl())
+
     async def _finalize(self, end: int, *, speech_ended: bool) -> None:
         """Decode ``[utterance start, end)`` with the full settings and emit the final result."""
+        speculative, self._speculative = self._speculative, None
         await self._await_interim()
         start = self._utt_start
         voiced = self._voiced
         self._previous_hypothesis = ""
         if voiced < self.options.min_speech_s * SAMPLE_RATE or end <= start:
             return  # a click or a breath: no utterance
-        options = dataclasses.replace(self._final_options, initial_prompt=self._previous_final or None)
-        audio = self._audio(start, end)
-        async with self._gate.final():
-            transcript = await self._recognize(audio, options, CallControl())
+        if self.options.single_utterance and speech_ended:
+            # As Google's END_OF_SINGLE_UTTERANCE: the client may stop sending now; the final follows.
+            self._emit(SpeechEvent("end_of_utterance", end / SAMPLE_RATE))
+        if speculative is not None and speculative[0] == end:
+            transcript = await speculative[1]
+        else:
+            transcript = await self._decode_final(self._audio(start, end))
         text = transcript_text(transcript)
         if not text:
             return
@@ -491,8 +541,6 @@ class StreamingSession:
         self._utt_index += 1
         self._previous_final = text[-400:]
         if self.options.single_utterance:
-            if speech_ended:
-                self._emit(SpeechEvent("end_of_utterance", end / SAMPLE_RATE))
             self._done = True
 
     def _emit(self, event: StreamEvent) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from ting_common.settings import ServiceSettings
@@ -13,6 +13,39 @@ from ting_common.settings import ServiceSettings
 
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "ting"
+
+
+class LiveSettings(BaseModel):
+    """Live streams (``GET /v1/stream`` WebSocket and ``StreamProcess``): ``TING_GATEWAY_LIVE__<NAME>``."""
+
+    max_streams: int = Field(
+        16,
+        ge=1,
+        le=10_000,
+        description="Live streams this replica serves at once (`TING_GATEWAY_LIVE__MAX_STREAMS`); one more gets "
+        "RESOURCE_EXHAUSTED (WebSocket close 1013).",
+    )
+    idle_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        description="A stream whose client sends no audio (and no `stop`) for this long ends with DEADLINE_EXCEEDED; "
+        "keep it below the ASR service's `streaming_idle_timeout_s`.",
+    )
+    max_duration_s: float = Field(
+        3 * 3600.0,
+        gt=0,
+        description="Longest audio one stream records (PCM; Ogg/WebM streams are capped at `max_upload_mb`); "
+        "at the limit the stream stops as if the client had sent `stop`, and is saved.",
+    )
+    save_wait_s: float = Field(
+        300.0,
+        ge=0,
+        description="How long `done` waits for a worker to finish the saved job (summary, files); after that it "
+        "is sent with the job still running.",
+    )
+    max_frame_kb: int = Field(
+        1024, ge=16, le=16_384, description="Largest audio frame (one WebSocket message or gRPC chunk), KiB."
+    )
 
 
 class GatewaySettings(ServiceSettings):
@@ -100,6 +133,8 @@ class GatewaySettings(ServiceSettings):
     max_concurrent_per_key: int = Field(
         8, ge=1, le=10_000, description="Synchronous requests one API key (or anonymous caller) may run at once."
     )
+
+    live: LiveSettings = Field(default_factory=LiveSettings, description="Live streaming limits.")
 
     @field_validator("link_secret")
     @classmethod

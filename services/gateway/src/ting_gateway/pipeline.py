@@ -57,6 +57,7 @@ WEIGHTS: Final[dict[int, float]] = {
     S.PIPELINE_STAGE_RENDERING: 1.0,
 }
 LANGUAGE_CODE: Final = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+NO_SPACE_LANGUAGES: Final = frozenset({"zh", "ja", "th", "lo", "my"})
 STEM_NAMES: Final = {value: name.removeprefix("STEM_").lower() for name, value in sep_pb.Stem.items()}
 
 
@@ -87,6 +88,17 @@ def normalize_language(code: str, field: str) -> str:
 
 def _base(code: str) -> str:
     return code.split("-")[0]
+
+
+def same_language(a: str, b: str) -> bool:
+    """Whether two language codes name the same language (``pt-BR`` and ``pt`` do)."""
+    return bool(a) and bool(b) and _base(a) == _base(b)
+
+
+def join_text(parts: list[str], language: str) -> str:
+    """Pieces of text joined as the language writes them: without spaces for zh/ja/th/lo/my, else with one."""
+    joiner = "" if _base(language) in NO_SPACE_LANGUAGES else " "
+    return joiner.join(part.strip() for part in parts if part.strip())
 
 
 # -- validation and planning ---------------------------------------------------------------------------------
@@ -632,16 +644,23 @@ class Pipeline:
                 engine=response.metadata.engine,
                 model=response.metadata.model,
             )
-        translation_config = tr_pb.TranslationConfig()
-        translation_config.CopyFrom(config.translation)
-        translation_config.source_language_code = text_language
-        del translation_config.target_language_codes[:]
-        translation_config.target_language_codes.append(target)
         cues = [
             tr_pb.Cue(index=s.id, start_ms=s.start_ms, end_ms=s.end_ms, text=s.text.strip(), speaker=s.speaker)
             for s in transcript.segments
             if s.text.strip()
         ]
+        return await self.translate_cues(config.translation, target, text_language, cues)
+
+    async def translate_cues(
+        self, translation: tr_pb.TranslationConfig, target: str, text_language: str, cues: list[tr_pb.Cue]
+    ) -> pb.TranscriptTranslation:
+        """Translate ``cues`` (in ``text_language``; empty: detect) into ``target`` through the translation
+        service: the text path of a translation step, and of each final of a live stream."""
+        translation_config = tr_pb.TranslationConfig()
+        translation_config.CopyFrom(translation)
+        translation_config.source_language_code = text_language
+        del translation_config.target_language_codes[:]
+        translation_config.target_language_codes.append(target)
         if not cues:
             return pb.TranscriptTranslation(language_code=target, method=pb.TRANSLATION_METHOD_TEXT)
         request = tr_pb.TranslateSubtitlesRequest(cues=tr_pb.CueList(cues=cues), config=translation_config)
@@ -649,11 +668,10 @@ class Pipeline:
             "translation", "TranslateSubtitles", self.downstream.translation.TranslateSubtitles, request
         )
         translated = response_tr.translations[0]
-        joiner = "" if _base(target) in {"zh", "ja", "th", "lo", "my"} else " "
         return pb.TranscriptTranslation(
             language_code=target,
             cues=translated.cues,
-            text=joiner.join(cue.text.strip() for cue in translated.cues if cue.text.strip()),
+            text=join_text([cue.text for cue in translated.cues], target),
             method=pb.TRANSLATION_METHOD_TEXT,
             engine=response_tr.engine,
             model=response_tr.model,

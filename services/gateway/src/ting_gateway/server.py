@@ -23,6 +23,7 @@ from ting_gateway.auth import Auth
 from ting_gateway.config import GatewaySettings
 from ting_gateway.downstream import Downstream
 from ting_gateway.jobs.factory import open_job_store
+from ting_gateway.live import LiveService
 from ting_gateway.service import Gateway
 from ting_gateway.servicer import PipelineServicer
 from ting_gateway.storage import Storage
@@ -74,6 +75,7 @@ class GatewayApp:
     grpc: GrpcServer
     http_socket: socket.socket
     http_server: uvicorn.Server
+    live: LiveService
     _http_task: asyncio.Task[None] | None = field(default=None)
 
     @property
@@ -124,13 +126,21 @@ def create_gateway(settings: GatewaySettings, *, storage: Storage | None = None)
     downstream = Downstream(settings)
     gateway = Gateway(settings, downstream, storage, store)
     auth = Auth(settings.api_key_list, settings.max_concurrent_per_key)
-    servicer = PipelineServicer(gateway, auth)
+    live = LiveService(gateway)
+    servicer = PipelineServicer(gateway, auth, live)
     app = build_server(
         settings, [lambda server: pb_grpc.add_PipelineServiceServicer_to_server(servicer, server)], [SERVICE_NAME]
     )
     sock = _bind(settings.http_host, settings.http_port)
     if not settings.public_url:
         settings.public_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    http_app = create_app(settings, gateway, auth)
-    config = uvicorn.Config(http_app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5)
-    return GatewayApp(settings, gateway, app, sock, _Uvicorn(config))
+    http_app = create_app(settings, gateway, auth, live)
+    config = uvicorn.Config(
+        http_app,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+        ws_max_size=settings.live.max_frame_kb * 1024 + 4096,  # a live stream's frame, or its start message
+    )
+    return GatewayApp(settings, gateway, app, sock, _Uvicorn(config), live)

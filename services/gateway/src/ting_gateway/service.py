@@ -331,6 +331,25 @@ class Gateway:
 
     async def enqueue(self, request: pb.CreateJobRequest, job_id: str, input_uri: str, prefix_key: str) -> pb.Job:
         """Persist a job whose input is already in storage (the REST upload path streams it there first)."""
+        saved, created = await self.submit(self.new_job(request, job_id, input_uri, prefix_key))
+        if not created and request.audio.WhichOneof("source") == "content":
+            with contextlib.suppress(TingError):
+                await asyncio.to_thread(self.storage.delete_prefix, f"jobs/{job_id}/")
+        return saved
+
+    async def submit(self, job: pb.Job) -> tuple[pb.Job, bool]:
+        """Persist a QUEUED job and wake a worker; the stored job and whether it is new (see ``request_id``).
+        Steps already SUCCEEDED with their result present are not run again (a live stream saved as a job
+        arrives transcribed)."""
+        saved, created = await self.store.create(job)
+        if created:
+            logger.info("job created", extra={"job_id": job.id})
+            self._wake.set()
+            await self._notify()
+        return saved, created
+
+    def new_job(self, request: pb.CreateJobRequest, job_id: str, input_uri: str, prefix_key: str) -> pb.Job:
+        """A QUEUED job for ``request`` whose input is stored at ``input_uri``, outputs under ``prefix_key``."""
         now = now_ts()
         job = pb.Job(
             id=job_id,
@@ -348,15 +367,7 @@ class Gateway:
         )
         job.create_time.CopyFrom(now)
         job.update_time.CopyFrom(now)
-        saved, created = await self.store.create(job)
-        if not created and request.audio.WhichOneof("source") == "content":
-            with contextlib.suppress(TingError):
-                await asyncio.to_thread(self.storage.delete_prefix, f"jobs/{job_id}/")
-        if created:
-            logger.info("job created", extra={"job_id": job_id})
-            self._wake.set()
-            await self._notify()
-        return saved
+        return job
 
     async def get_job(self, job_id: str, view: int = pb.JOB_VIEW_FULL) -> pb.Job:
         """The job (NOT_FOUND when unknown) with fresh download links."""

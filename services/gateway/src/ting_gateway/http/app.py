@@ -5,11 +5,13 @@ Routes (OpenAPI at ``/openapi.json``, interactive docs at ``/docs``):
 * ``/healthz``, ``/livez`` (:mod:`.health`)
 * ``/v1/uploads``, ``/v1/jobs...``, ``/v1/process``, ``/v1/shared/{id}``, ``/v1/files/{key}`` (:mod:`.rest`)
 * ``/v1/audio/transcriptions``, ``/v1/audio/translations``, ``/v1/models`` (:mod:`.openai_api`)
+* ``/v1/stream`` (WebSocket, a live stream saved as a job: :mod:`.live_ws`)
 * ``/`` (the web page), ``/s/{id}`` (a shared job, read-only), ``/static/*``
 
 Before a request body is read, :class:`EarlyChecks` refuses uploads whose ``Content-Length`` is over the limit
 (413) and, when keys are configured, uploads without a valid key (401), so neither is spooled to disk first. It
-also sets the request id (``X-Request-Id``, or a new one) that follows the request through every service.
+also sets the request id (``X-Request-Id``, or a new one) that follows the request through every service; WebSocket
+handshakes get the request id only (a live stream reports a bad key in-band, as its protocol says).
 """
 
 from __future__ import annotations
@@ -41,8 +43,10 @@ from ting_gateway.http.common import (
     is_openai_path,
 )
 from ting_gateway.http.health import health_router
+from ting_gateway.http.live_ws import live_router
 from ting_gateway.http.openai_api import openai_router
 from ting_gateway.http.rest import check_link, rest_router, share_key
+from ting_gateway.live import LiveService
 from ting_gateway.service import Gateway
 
 logger = logging.getLogger(__name__)
@@ -84,11 +88,17 @@ class EarlyChecks:
         self.ctx = ctx
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         rid = (_header(scope, REQUEST_ID_HEADER.encode()) or "").strip()[:128] or uuid.uuid4().hex
         token = request_id_var.set(rid)
+        if scope["type"] == "websocket":  # live streams check their key themselves, in-band (see .live_ws)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                request_id_var.reset(token)
+            return
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -178,8 +188,8 @@ _BAD_LINK_PAGE: Final = """<!doctype html><html lang="en"><head><meta charset="u
 <p class="error">This share link is not valid or has expired ({reason}). Ask for a new one.</p></main></body></html>"""
 
 
-def create_app(settings: GatewaySettings, gateway: Gateway, auth: Auth) -> FastAPI:
-    """The FastAPI app of the gateway."""
+def create_app(settings: GatewaySettings, gateway: Gateway, auth: Auth, live: LiveService | None = None) -> FastAPI:
+    """The FastAPI app of the gateway (``live``: the replica's live streams, shared with the gRPC servicer)."""
     ctx = HttpContext(settings, gateway, auth)
     app = FastAPI(title="Ting gateway", version="1", description=DESCRIPTION)
     _install_error_handlers(app)
@@ -187,6 +197,7 @@ def create_app(settings: GatewaySettings, gateway: Gateway, auth: Auth) -> FastA
     app.include_router(health_router(ctx))
     app.include_router(openai_router(ctx))
     app.include_router(rest_router(ctx))
+    app.include_router(live_router(ctx, live or LiveService(gateway)))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Prometheus metrics (queue depth `ting_gateway_jobs_queued` for KEDA, job counts, gRPC metrics) on the REST
     # port too, so one scrape target serves everything.

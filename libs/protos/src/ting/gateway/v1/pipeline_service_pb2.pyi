@@ -485,3 +485,149 @@ class RenameSpeakersResponse(_message.Message):
     JOB_FIELD_NUMBER: _ClassVar[int]
     job: Job
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+
+class StreamProcessConfig(_message.Message):
+    __slots__ = ("audio_format", "language_code", "task", "model", "interim_results", "translate_language_codes", "summarize", "save", "title", "silence_ms", "max_utterance_ms", "vad_threshold")
+    AUDIO_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    INTERIM_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    TRANSLATE_LANGUAGE_CODES_FIELD_NUMBER: _ClassVar[int]
+    SUMMARIZE_FIELD_NUMBER: _ClassVar[int]
+    SAVE_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    SILENCE_MS_FIELD_NUMBER: _ClassVar[int]
+    MAX_UTTERANCE_MS_FIELD_NUMBER: _ClassVar[int]
+    VAD_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    audio_format: _audio_pb2.AudioFormat
+    language_code: str
+    task: _asr_service_pb2.Task
+    model: str
+    interim_results: bool
+    translate_language_codes: _containers.RepeatedScalarFieldContainer[str]
+    summarize: bool
+    save: bool
+    title: str
+    silence_ms: int
+    max_utterance_ms: int
+    vad_threshold: float
+    def __init__(self, audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., language_code: _Optional[str] = ..., task: _Optional[_Union[_asr_service_pb2.Task, str]] = ..., model: _Optional[str] = ..., interim_results: _Optional[bool] = ..., translate_language_codes: _Optional[_Iterable[str]] = ..., summarize: _Optional[bool] = ..., save: _Optional[bool] = ..., title: _Optional[str] = ..., silence_ms: _Optional[int] = ..., max_utterance_ms: _Optional[int] = ..., vad_threshold: _Optional[float] = ...) -> None: ...
+
+class StreamProcessRequest(_message.Message):
+    __slots__ = ("config", "audio_content")
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_CONTENT_FIELD_NUMBER: _ClassVar[int]
+    config: StreamProcessConfig
+    audio_content: bytes
+    def __init__(self, config: _Optional[_Union[StreamProcessConfig, _Mapping]] = ..., audio_content: _Optional[bytes] = ...) -> None: ...
+
+class LiveReady(_message.Message):
+    __slots__ = ("session_id", "request_id", "idle_timeout_ms", "max_duration_ms")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    IDLE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    MAX_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    request_id: str
+    idle_timeout_ms: int
+    max_duration_ms: int
+    def __init__(self, session_id: _Optional[str] = ..., request_id: _Optional[str] = ..., idle_timeout_ms: _Optional[int] = ..., max_duration_ms: _Optional[int] = ...) -> None: ...
+
+class LiveSpeechActivity(_message.Message):
+    __slots__ = ("offset_ms",)
+    OFFSET_MS_FIELD_NUMBER: _ClassVar[int]
+    offset_ms: int
+    def __init__(self, offset_ms: _Optional[int] = ...) -> None: ...
+
+class LivePartial(_message.Message):
+    __slots__ = ("utterance", "text", "stable_text", "stability", "start_ms", "end_ms")
+    UTTERANCE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    STABLE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    STABILITY_FIELD_NUMBER: _ClassVar[int]
+    START_MS_FIELD_NUMBER: _ClassVar[int]
+    END_MS_FIELD_NUMBER: _ClassVar[int]
+    utterance: int
+    text: str
+    stable_text: str
+    stability: float
+    start_ms: int
+    end_ms: int
+    def __init__(self, utterance: _Optional[int] = ..., text: _Optional[str] = ..., stable_text: _Optional[str] = ..., stability: _Optional[float] = ..., start_ms: _Optional[int] = ..., end_ms: _Optional[int] = ...) -> None: ...
+
+class LiveFinal(_message.Message):
+    __slots__ = ("utterance", "text", "start_ms", "end_ms", "language_code", "words")
+    UTTERANCE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    START_MS_FIELD_NUMBER: _ClassVar[int]
+    END_MS_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
+    WORDS_FIELD_NUMBER: _ClassVar[int]
+    utterance: int
+    text: str
+    start_ms: int
+    end_ms: int
+    language_code: str
+    words: _containers.RepeatedCompositeFieldContainer[_audio_pb2.Word]
+    def __init__(self, utterance: _Optional[int] = ..., text: _Optional[str] = ..., start_ms: _Optional[int] = ..., end_ms: _Optional[int] = ..., language_code: _Optional[str] = ..., words: _Optional[_Iterable[_Union[_audio_pb2.Word, _Mapping]]] = ...) -> None: ...
+
+class LiveTranslation(_message.Message):
+    __slots__ = ("utterance", "language_code", "text", "same_language")
+    UTTERANCE_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SAME_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    utterance: int
+    language_code: str
+    text: str
+    same_language: bool
+    def __init__(self, utterance: _Optional[int] = ..., language_code: _Optional[str] = ..., text: _Optional[str] = ..., same_language: _Optional[bool] = ...) -> None: ...
+
+class LiveError(_message.Message):
+    __slots__ = ("code", "http_status", "message", "utterance", "language_code")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    HTTP_STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCE_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    http_status: int
+    message: str
+    utterance: int
+    language_code: str
+    def __init__(self, code: _Optional[str] = ..., http_status: _Optional[int] = ..., message: _Optional[str] = ..., utterance: _Optional[int] = ..., language_code: _Optional[str] = ...) -> None: ...
+
+class LiveDone(_message.Message):
+    __slots__ = ("job_id", "duration_ms", "utterances", "reason", "job_state")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCES_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    JOB_STATE_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    duration_ms: int
+    utterances: int
+    reason: str
+    job_state: JobState
+    def __init__(self, job_id: _Optional[str] = ..., duration_ms: _Optional[int] = ..., utterances: _Optional[int] = ..., reason: _Optional[str] = ..., job_state: _Optional[_Union[JobState, str]] = ...) -> None: ...
+
+class StreamProcessResponse(_message.Message):
+    __slots__ = ("ready", "speech_start", "speech_end", "partial", "final", "translation", "error", "done")
+    READY_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_START_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_END_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
+    TRANSLATION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    ready: LiveReady
+    speech_start: LiveSpeechActivity
+    speech_end: LiveSpeechActivity
+    partial: LivePartial
+    final: LiveFinal
+    translation: LiveTranslation
+    error: LiveError
+    done: LiveDone
+    def __init__(self, ready: _Optional[_Union[LiveReady, _Mapping]] = ..., speech_start: _Optional[_Union[LiveSpeechActivity, _Mapping]] = ..., speech_end: _Optional[_Union[LiveSpeechActivity, _Mapping]] = ..., partial: _Optional[_Union[LivePartial, _Mapping]] = ..., final: _Optional[_Union[LiveFinal, _Mapping]] = ..., translation: _Optional[_Union[LiveTranslation, _Mapping]] = ..., error: _Optional[_Union[LiveError, _Mapping]] = ..., done: _Optional[_Union[LiveDone, _Mapping]] = ...) -> None: ...

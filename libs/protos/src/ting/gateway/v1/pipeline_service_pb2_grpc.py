@@ -95,6 +95,11 @@ class PipelineServiceStub:
                 request_serializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.RenameSpeakersRequest.SerializeToString,
                 response_deserializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.RenameSpeakersResponse.FromString,
                 _registered_method=True)
+        self.StreamProcess = channel.stream_stream(
+                '/ting.gateway.v1.PipelineService/StreamProcess',
+                request_serializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.StreamProcessRequest.SerializeToString,
+                response_deserializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.StreamProcessResponse.FromString,
+                _registered_method=True)
 
 
 class PipelineServiceServicer:
@@ -183,6 +188,19 @@ class PipelineServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamProcess(self, request_iterator, context):
+        """Runs a live session, the gRPC twin of the WebSocket `GET /v1/stream`: the first request carries
+        `config`, every later one `audio_content`; closing the request stream ends the audio (the
+        WebSocket's `stop`). Responses carry the WebSocket's events: `ready` first, then speech events,
+        partial and final results, live translations and non-fatal errors, and `done` last, once the
+        session has been saved as a job. A fatal error ends the call with its status (RESOURCE_EXHAUSTED
+        when the gateway serves its limit of live streams, DEADLINE_EXCEEDED after the idle timeout,
+        the ASR service's status for audio it refuses). Cancelling the call saves nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PipelineServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -220,6 +238,11 @@ def add_PipelineServiceServicer_to_server(servicer, server):
                     servicer.RenameSpeakers,
                     request_deserializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.RenameSpeakersRequest.FromString,
                     response_serializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.RenameSpeakersResponse.SerializeToString,
+            ),
+            'StreamProcess': grpc.stream_stream_rpc_method_handler(
+                    servicer.StreamProcess,
+                    request_deserializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.StreamProcessRequest.FromString,
+                    response_serializer=ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.StreamProcessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -437,6 +460,33 @@ class PipelineService:
             '/ting.gateway.v1.PipelineService/RenameSpeakers',
             ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.RenameSpeakersRequest.SerializeToString,
             ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.RenameSpeakersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamProcess(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/ting.gateway.v1.PipelineService/StreamProcess',
+            ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.StreamProcessRequest.SerializeToString,
+            ting_dot_gateway_dot_v1_dot_pipeline__service__pb2.StreamProcessResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,6 +1,7 @@
-// Ting's web page: create a job, watch it (Server-Sent Events), show transcript, translations, summary, speakers
-// (a timeline over the recording's waveform, names) and downloads. At /s/<id>?expires=..&sig=.. the same page
-// shows one shared job read-only, without a key.
+// Ting's web page: create a job (upload a file, or speak live: microphone -> WebSocket /v1/stream -> transcript
+// as you talk -> a saved job), watch it (Server-Sent Events), show transcript, translations, summary, speakers
+// (a timeline over the recording's waveform, names) and downloads; #job=<id> opens a job. At
+// /s/<id>?expires=..&sig=.. the same page shows one shared job read-only, without a key.
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
@@ -593,6 +594,349 @@ async function loadRecent() {
   }
 }
 
+// -- live: microphone -> /v1/stream -> transcript as you speak -> a saved job -----------------------------------
+
+const LIVE_RATE = 16000;  // LINEAR16 at 16 kHz mono, ~100 ms per binary frame (see live-worklet.js)
+const LIVE_FRAME_MS = 100;
+const LIVE_QUEUE_MAX = 100;  // frames kept while the socket opens (10 s); older ones are dropped
+const LIVE_STATES = {
+  idle: "idle", connecting: "connecting...", listening: "listening", speech: "speech", stopping: "finishing...",
+  saved: "saved", stopped: "stopped", error: "error",
+};
+let live = null;  // the running session: { socket, context, stream, node, queue, ready, stopping, done, ... }
+
+function setupTabs() {
+  const tabs = [...document.querySelectorAll("#upload-card [role=tab]")];
+  const select = (tab) => {
+    for (const other of tabs) {
+      const selected = other === tab;
+      other.setAttribute("aria-selected", String(selected));
+      other.tabIndex = selected ? 0 : -1;
+      $("#" + other.getAttribute("aria-controls")).hidden = !selected;
+    }
+  };
+  tabs.forEach((tab, index) => {
+    tab.addEventListener("click", () => select(tab));
+    tab.addEventListener("keydown", (event) => {
+      const step = event.key === "ArrowRight" ? 1 : event.key === "ArrowLeft" ? -1 : 0;
+      if (!step) return;
+      const next = tabs[(index + step + tabs.length) % tabs.length];
+      select(next);
+      next.focus();
+    });
+  });
+}
+
+function setupLive() {
+  $("#live-start").addEventListener("click", startLive);
+  $("#live-stop").addEventListener("click", stopLive);
+  window.addEventListener("pagehide", () => { if (live) closeLive(live); });
+}
+
+function seconds(value) { return clock(Number(value || 0) * 1000); }
+
+function liveStatus(state, text) {
+  const box = $("#live-status");
+  box.dataset.state = state;
+  $("#live-status-text").textContent = text || LIVE_STATES[state] || state;
+}
+
+function liveLevel(rms, session = null) {
+  // -60 dBFS .. 0 dBFS onto 0..100; with a session, fast attack and slow release so speech reads as a steady bar.
+  const db = rms > 0 ? 20 * Math.log10(rms) : -100;
+  const target = Math.max(0, Math.min(100, ((db + 60) / 60) * 100));
+  const shown = session ? (target > session.level ? target : session.level * 0.8 + target * 0.2) : target;
+  if (session) session.level = shown;
+  $("#live-level-fill").style.width = shown.toFixed(1) + "%";
+  $("#live-level").setAttribute("aria-valuenow", String(Math.round(shown)));
+}
+
+function liveError(message) {
+  $("#live-error").textContent = message;
+}
+
+function liveTargets() {
+  const targets = [...document.querySelectorAll("input[name=live-translate]:checked")].map((box) => box.value);
+  targets.push(...$("#live-other-targets").value.split(",").map((s) => s.trim()).filter(Boolean));
+  return [...new Set(targets)];
+}
+
+function streamUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const key = apiKey();
+  return `${scheme}//${location.host}/v1/stream` + (key ? "?" + new URLSearchParams({ api_key: key }) : "");
+}
+
+async function startLive() {
+  if (live) return;
+  liveError("");
+  $("#live-done").hidden = true;
+  if (!window.isSecureContext || !navigator.mediaDevices || !window.AudioWorkletNode) {
+    liveError("Live needs the microphone, which browsers give only to pages over HTTPS (or on localhost).");
+    return;
+  }
+  const session = {
+    socket: null, context: null, stream: null, node: null, queue: [], ready: false, stopping: false, done: false,
+    failed: false, samples: 0, level: 0, translations: new Map(), flushed: null,
+  };
+  live = session;
+  $("#live-start").disabled = true;
+  $("#live-log").replaceChildren();
+  showInterim(null);
+  $("#live-empty").textContent = "Listening... the words appear here.";
+  $("#live-empty").hidden = false;
+  $("#live-box").hidden = false;
+  $("#live-clock").textContent = "00:00";
+  liveStatus("connecting");
+  try {
+    session.context = new AudioContext();  // in the click itself: some browsers start audio only on a gesture
+    session.stream = await navigator.mediaDevices.getUserMedia({
+      // Whisper wants the voice as it is: no noise suppression or gain pumping; echo cancellation keeps the
+      // speakers' sound out.
+      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: false, autoGainControl: false },
+    });
+    await session.context.audioWorklet.addModule("/static/live-worklet.js");
+    const source = session.context.createMediaStreamSource(session.stream);
+    session.node = new AudioWorkletNode(session.context, "ting-live-capture", {
+      numberOfInputs: 1, numberOfOutputs: 0, channelCountMode: "max",  // every channel of the mic; downmixed there
+      processorOptions: { targetRate: LIVE_RATE, frameMs: LIVE_FRAME_MS },
+    });
+    session.node.port.onmessage = (event) => onLiveFrame(session, event.data);
+    source.connect(session.node);
+    if (session.context.state === "suspended") await session.context.resume();
+  } catch (e) {
+    const name = (e && e.name) || "";
+    const why = name === "NotAllowedError" ? "the browser was not allowed to use the microphone"
+      : name === "NotFoundError" ? "no microphone was found" : (e && e.message) || String(e);
+    failLive(session, `Could not start the microphone: ${why}.`);
+    return;
+  }
+  openLiveSocket(session);
+  $("#live-stop").disabled = false;
+}
+
+function openLiveSocket(session) {
+  const socket = new WebSocket(streamUrl());
+  socket.binaryType = "arraybuffer";
+  session.socket = socket;
+  socket.addEventListener("open", () => {
+    const language = $("#live-language").value;
+    socket.send(JSON.stringify({
+      type: "start", encoding: "linear16", sample_rate: LIVE_RATE, channels: 1, language, task: "transcribe",
+      interim_results: true, translate: liveTargets(), summarize: $("#live-summarize").checked, save: true,
+      title: "Live " + new Date().toLocaleString(),
+    }));
+  });
+  socket.addEventListener("message", (message) => {
+    if (typeof message.data !== "string") return;
+    let event;
+    try { event = JSON.parse(message.data); } catch { return; }
+    onLiveEvent(session, event);
+  });
+  socket.addEventListener("close", (close) => {
+    if (session.done || session.failed) return;
+    const reason = close.reason ? `: ${close.reason}` : "";
+    failLive(session, session.stopping
+      ? `The connection closed before the job was saved (code ${close.code}${reason}).`
+      : `The connection to the gateway closed (code ${close.code}${reason}).`);
+  });
+}
+
+function onLiveFrame(session, data) {
+  if (data.type === "flushed") { if (session.flushed) session.flushed(); return; }
+  if (data.type !== "frame" || live !== session) return;
+  liveLevel(data.rms, session);
+  session.samples += data.pcm.byteLength / 2;
+  $("#live-clock").textContent = clock((session.samples * 1000) / LIVE_RATE);
+  sendLiveAudio(session, data.pcm);
+}
+
+function sendLiveAudio(session, pcm) {
+  const socket = session.socket;
+  if (socket && session.ready && socket.readyState === WebSocket.OPEN) {
+    socket.send(pcm);
+    return;
+  }
+  session.queue.push(pcm);  // until the gateway says "ready"
+  if (session.queue.length > LIVE_QUEUE_MAX) session.queue.shift();
+}
+
+function onLiveEvent(session, event) {
+  if (live !== session && event.type !== "done") return;
+  switch (event.type) {
+    case "ready": {
+      session.ready = true;
+      for (const pcm of session.queue.splice(0)) session.socket.send(pcm);
+      if (!session.stopping) liveStatus("listening");
+      else sendStop(session);
+      break;
+    }
+    case "speech_start": if (!session.stopping) liveStatus("speech"); break;
+    case "speech_end": if (!session.stopping) liveStatus("listening"); break;
+    case "partial": showInterim(event); break;
+    case "final": addFinal(session, event); break;
+    case "translation": addTranslation(session, event); break;
+    case "error": {
+      const message = `${event.message || "the stream failed"}` + (event.code ? ` (${event.code})` : "");
+      if (event.fatal === false) { addNote(message); break; }  // e.g. one final's translation failed
+      if (event.code === "UNAUTHENTICATED") $("#settings").open = true;
+      failLive(session, message);
+      break;
+    }
+    case "done": finishLive(session, event); break;
+    default: break;
+  }
+}
+
+function showInterim(event) {
+  const box = $("#live-interim");
+  if (!event || !(event.text || "").trim()) {
+    box.hidden = true;
+    box.dataset.utterance = "";
+    return;
+  }
+  const text = event.text || "", stable = event.stable_text || "";
+  const prefix = stable && text.startsWith(stable) ? stable : "";
+  box.dataset.utterance = String(event.utterance);
+  box.querySelector(".time").textContent = seconds(event.start_s);
+  box.querySelector(".stable").textContent = prefix;
+  box.querySelector(".unstable").textContent = text.slice(prefix.length);
+  followLive(() => { box.hidden = false; $("#live-empty").hidden = true; });
+}
+
+function addFinal(session, event) {
+  const interim = $("#live-interim");
+  const shown = interim.dataset.utterance;
+  if (!shown || Number(shown) <= Number(event.utterance)) showInterim(null);  // this utterance's (or an older) partial
+  const text = (event.text || "").trim();
+  if (!text) return;
+  const line = el("div", {
+    class: "live-line", "data-utterance": String(event.utterance),
+    "data-start": String(event.start_s), "data-end": String(event.end_s),
+  },
+  el("span", { class: "time", text: `${seconds(event.start_s)} - ${seconds(event.end_s)}` }),
+  el("div", { class: "live-body" }, el("p", { class: "live-text", text }), el("ul", { class: "live-translations" })));
+  if (event.language) line.dataset.language = event.language;
+  followLive(() => { $("#live-log").append(line); $("#live-empty").hidden = true; });
+  const early = session.translations.get(String(event.utterance)) || [];
+  session.translations.delete(String(event.utterance));
+  for (const translation of early) addTranslation(session, translation);
+}
+
+function addTranslation(session, event) {
+  const line = document.querySelector(`#live-log .live-line[data-utterance="${CSS.escape(String(event.utterance))}"]`);
+  if (!line) {  // before its final: kept until the final comes
+    const key = String(event.utterance);
+    session.translations.set(key, [...(session.translations.get(key) || []), event]);
+    return;
+  }
+  const list = line.querySelector(".live-translations");
+  const item = el("li", { "data-language": event.language || "" },
+    el("span", { class: "lang", text: event.language || "?", title: languageName(event.language) }),
+    el("span", { class: "live-translation", text: (event.text || "").trim() }));
+  const old = list.querySelector(`li[data-language="${CSS.escape(event.language || "")}"]`);
+  followLive(() => { if (old) old.replaceWith(item); else list.append(item); });
+}
+
+function addNote(text) {
+  followLive(() => $("#live-log").append(el("div", { class: "live-line note" }, el("span", { class: "time", text: "" }),
+    el("p", { class: "live-text", text }))));
+}
+
+function followLive(change) {
+  // Keep the newest words in view while the reader is at the bottom of the transcript; leave them alone otherwise.
+  const box = $("#live-box");
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  change();
+  if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+async function stopLive() {
+  const session = live;
+  if (!session || session.stopping) return;
+  session.stopping = true;
+  $("#live-stop").disabled = true;
+  liveStatus("stopping");
+  // The audio already captured goes out first: the worklet posts its last, shorter frame, then the stop.
+  if (session.node) {
+    await new Promise((resolve) => {
+      session.flushed = resolve;
+      session.node.port.postMessage("flush");
+      setTimeout(resolve, 500);
+    });
+  }
+  stopCapture(session);
+  if (session.ready) sendStop(session);
+  else if (session.socket && session.socket.readyState <= WebSocket.OPEN) return;  // the stop follows "ready"
+  else failLive(session, "Not connected to the gateway");
+}
+
+function sendStop(session) {
+  const socket = session.socket;
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "stop" }));
+}
+
+function stopCapture(session) {
+  if (session.stream) for (const track of session.stream.getTracks()) track.stop();
+  if (session.node) { session.node.port.onmessage = null; session.node.disconnect(); }
+  if (session.context && session.context.state !== "closed") session.context.close().catch(() => {});
+  session.stream = session.node = session.context = null;
+  liveLevel(0);
+}
+
+function closeLive(session) {
+  stopCapture(session);
+  if (session.socket && session.socket.readyState <= WebSocket.OPEN) session.socket.close(1000);
+  if (live === session) live = null;
+  $("#live-start").disabled = false;
+  $("#live-stop").disabled = true;
+}
+
+function failLive(session, message) {
+  if (session.failed || session.done) return;
+  session.failed = true;
+  liveError(message);
+  liveStatus("error");
+  showInterim(null);
+  closeLive(session);
+}
+
+function finishLive(session, event) {
+  session.done = true;
+  showInterim(null);
+  closeLive(session);
+  liveStatus(event.job_id ? "saved" : "stopped");
+  const done = $("#live-done");
+  const count = event.utterances || 0;
+  const parts = [`${seconds(event.duration_s)} recorded, ${count} ${count === 1 ? "utterance" : "utterances"}. `];
+  if (event.job_id) {
+    const href = "#job=" + encodeURIComponent(event.job_id);
+    const link = el("a", { id: "live-job-link", href, text: "Open the saved job" });
+    link.addEventListener("click", (e) => {
+      if (location.hash === link.hash) { e.preventDefault(); openFromHash(); }  // no hashchange for the same hash
+    });
+    parts.push(link);
+  } else {
+    parts.push("Not saved.");
+  }
+  if (!$("#live-log").children.length) $("#live-empty").textContent = "No speech was heard.";
+  done.replaceChildren(...parts);
+  done.hidden = false;
+  loadRecent();
+}
+
+async function openFromHash() {
+  const match = location.hash.match(/^#job=([^&]+)$/);
+  if (!match) return;
+  try {
+    await openJob(await api(`/v1/jobs/${match[1]}`));
+  } catch (e) {
+    $("#progress-card").hidden = false;
+    $("#stage").textContent = e.message;
+  }
+  $("#progress-card").scrollIntoView({ block: "start", behavior: "smooth" });
+}
+
 // -- start -----------------------------------------------------------------------------------------------------
 
 async function start() {
@@ -619,7 +963,11 @@ async function start() {
     return;
   }
   setupForm();
+  setupTabs();
+  setupLive();
+  window.addEventListener("hashchange", openFromHash);
   loadRecent();
+  openFromHash();
 }
 
 start();
