@@ -45,6 +45,7 @@ __all__ = [
     "AudioEncoding",
     "AudioLimits",
     "DecodedAudio",
+    "FrameResampler",
     "MultichannelAudio",
     "decode_audio",
     "decode_audio_multichannel",
@@ -639,7 +640,7 @@ def _rechunk(pieces: Iterable[FloatArray], size: int) -> Iterator[FloatArray]:
 # --------------------------------------------------------------------------------------------------
 
 
-class _Resampler:
+class FrameResampler:
     """libswresample to float32 ``channels`` at the target rate, rebuilt when the input layout/rate changes.
 
     One channel is a mono downmix (packed ``flt``); more are planar ``fltp`` in FFmpeg's default layout.
@@ -738,7 +739,7 @@ class _RawSource(_Source):
         # numpy converts the channels when it is trivial (keep them all, or average them to mono);
         # libswresample does the rest (e.g. 6 channels to stereo) and any rate change.
         in_numpy = self._channels in (1, channels)
-        resampler = None if rate == self._target and in_numpy else _Resampler(self._target, self._channels)
+        resampler = None if rate == self._target and in_numpy else FrameResampler(self._target, self._channels)
         raw = memoryview(self._raw)
         for offset in range(0, len(self._raw), block):
             flat = self._to_float(raw[offset : offset + block])
@@ -897,7 +898,7 @@ class _ContainerSource(_Source):
         return total
 
     def pieces(self) -> Iterator[FloatArray]:
-        resampler: _Resampler | None = None
+        resampler: FrameResampler | None = None
         target = max_samples = 0.0
         produced = 0
         for frame in self._frames():
@@ -907,7 +908,7 @@ class _ContainerSource(_Source):
             if resampler is None:
                 target = self._target or self.info.sample_rate
                 max_samples = self._limits.max_duration_s * target
-                resampler = _Resampler(target, min(self.info.channels, self._max_channels))
+                resampler = FrameResampler(target, min(self.info.channels, self._max_channels))
             try:
                 pieces = resampler.push(frame)
             except _AV_ERRORS as exc:

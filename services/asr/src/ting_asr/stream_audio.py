@@ -36,7 +36,7 @@ from av.audio.resampler import AudioResampler
 from av.audio.stream import AudioStream
 from av.container import InputContainer
 
-from ting_common.audio import AudioEncoding
+from ting_common.audio import AudioEncoding, FrameResampler
 from ting_common.errors import InvalidArgumentError, UnimplementedError
 
 __all__ = [
@@ -91,8 +91,6 @@ _SIGNATURES: Final = (
 
 # FFmpeg failures while opening, demuxing or decoding (as in ting_common.audio).
 _AV_ERRORS: Final = (av.error.FFmpegError, ValueError, OSError, EOFError, RuntimeError)
-# Without this swresample sums channels when downmixing stereo to float mono (it could exceed [-1, 1]).
-_RESAMPLER_OPTIONS: Final = {"rematrix_maxval": "1.0"}
 
 
 def _empty() -> FloatArray:
@@ -310,38 +308,6 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-class _Resampler:
-    """libswresample to 16 kHz mono ``flt``, rebuilt (after a flush) when the decoded format changes."""
-
-    def __init__(self) -> None:
-        self._resampler: AudioResampler | None = None
-        self._key: tuple[str, str, int] | None = None
-
-    def push(self, frame: AudioFrame) -> list[FloatArray]:
-        key = (frame.format.name, frame.layout.name, frame.sample_rate)
-        out: list[FloatArray] = []
-        if key != self._key:
-            out.extend(self.flush())
-            self._resampler = AudioResampler(
-                format="flt", layout="mono", rate=SAMPLE_RATE, options=dict(_RESAMPLER_OPTIONS)
-            )
-            self._key = key
-        assert self._resampler is not None
-        out.extend(self._samples(f) for f in self._resampler.resample(frame))
-        return out
-
-    def flush(self) -> list[FloatArray]:
-        if self._resampler is None:
-            return []
-        resampler, self._resampler, self._key = self._resampler, None, None
-        return [self._samples(f) for f in resampler.resample(None)]
-
-    @staticmethod
-    def _samples(frame: AudioFrame) -> FloatArray:
-        samples: FloatArray = np.clip(np.asarray(frame.to_ndarray(), dtype=np.float32).reshape(-1), -1.0, 1.0)
-        return samples
-
-
 class ContainerStreamDecoder:
     """An Ogg/Opus or WebM/Opus stream, cut anywhere, -> 16 kHz mono float32 as it arrives (see the module doc).
 
@@ -525,7 +491,7 @@ class ContainerStreamDecoder:
         return stream
 
     def _decode(self, container: InputContainer, stream: AudioStream) -> None:
-        resampler = _Resampler()
+        resampler = FrameResampler(SAMPLE_RATE)  # mono: (1, n) pieces
         bad_packets = 0
         frames = 0
         for packet in container.demux(stream):
@@ -542,13 +508,13 @@ class ContainerStreamDecoder:
             out: list[FloatArray] = []
             audio = [f for f in decoded if isinstance(f, AudioFrame) and f.samples > 0]
             for frame in audio:
-                out.extend(resampler.push(frame))
+                out.extend(piece.reshape(-1) for piece in resampler.push(frame))
             if audio:
                 frames += len(audio)
                 self._deliver(out, audio=True)
         if self._pipe.aborted:
             return
-        self._deliver(resampler.flush(), audio=False)
+        self._deliver([piece.reshape(-1) for piece in resampler.flush()], audio=False)
         if bad_packets:
             logger.info("skipped %d undecodable %s packet(s)", bad_packets, self.codec)
 
