@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +39,7 @@ from ting.separation.v1 import separation_service_pb2 as sep_pb
 from ting.summarization.v1 import summarization_service_pb2 as sum_pb
 from ting.translation.v1 import translation_service_pb2 as tr_pb
 from ting_cli.main import CliError, serve_service
-from ting_cli.rpc import describe_rpc_error, open_channel, want_progress
+from ting_cli.rpc import call_metadata, describe_rpc_error, open_channel, want_progress
 
 __all__ = ["EXIT_PARTIAL", "add_parsers", "run_gateway", "serve_gateway"]
 
@@ -308,10 +307,7 @@ def build_config(args: argparse.Namespace, formats: Sequence[pb.TranscriptFormat
 
 
 def _metadata(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
-    metadata = [("x-request-id", uuid.uuid4().hex)]
-    if args.api_key:
-        metadata.append(("authorization", f"Bearer {args.api_key}"))
-    return tuple(metadata)
+    return call_metadata(args.api_key)
 
 
 def _rpc_error(exc: grpc.RpcError, args: argparse.Namespace) -> CliError:

@@ -3,7 +3,8 @@
     ting transcribe FILE... [--language L] [--task transcribe|translate] [--format txt|json|srt|vtt|tsv]
                             [--word-timestamps] [--output-dir DIR] [--server HOST:PORT]
     ting models [--server HOST:PORT]
-    ting stream FILE [--realtime | --speed X] [--format text|json]   (live StreamingRecognize results)
+    ting stream FILE [--realtime | --speed X] [--format text|json]   (live results from an ASR server or,
+                     [--translate LANG ...] [--gateway] [--no-save]   with these, a gateway's live session)
     ting serve asr|translate|summarize|separate|gateway [--host H] [--port N]
     ting up                                     (the whole local stack until Ctrl-C)
     ting process FILE / ting jobs create|get|list|watch|cancel   (through the gateway)

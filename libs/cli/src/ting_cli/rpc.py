@@ -1,8 +1,10 @@
-"""What every ``ting`` command needs to talk to a server: a channel, one-line error text, the progress rule."""
+"""What every ``ting`` command needs to talk to a server: a channel, call metadata, one-line error text, the progress
+rule."""
 
 from __future__ import annotations
 
 import sys
+import uuid
 
 import grpc
 
@@ -39,3 +41,11 @@ def want_progress(mode: str, duration_s: float, min_seconds: float) -> bool:
     if mode == "always":
         return True
     return duration_s >= min_seconds and sys.stderr.isatty()
+
+
+def call_metadata(api_key: str = "") -> tuple[tuple[str, str], ...]:
+    """A fresh ``x-request-id`` and, with ``api_key``, ``authorization: Bearer KEY``."""
+    metadata = [("x-request-id", uuid.uuid4().hex)]
+    if api_key:
+        metadata.append(("authorization", f"Bearer {api_key}"))
+    return tuple(metadata)
