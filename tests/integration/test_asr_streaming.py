@@ -293,3 +293,15 @@ async def test_cancel_mid_utterance_releases_the_stream(limited_address: str, me
         assert streams_active() == 1
         call.cancel()
     await wait_for_gauge(0)
+
+
+async def test_detected_language_is_kept_for_the_whole_stream(asr_address: str) -> None:
+    """No language given: the first confident final's language holds for the later utterances (a short one alone
+    may be misheard as another language). The Spanish sample, twice with a pause, gives several utterances."""
+    data = pcm16("es_weather.wav", 16000)
+    pause = b"\0" * 32000  # 1 s
+    requests = [config(recognition={}), *audio_requests(data + pause + data, [3200] * 100_000)]
+    received = await stream(asr_address, requests)
+    assert received.code == grpc.StatusCode.OK, received.details
+    assert len(received.finals) >= 2
+    assert [f.language_code for f in received.finals] == ["es"] * len(received.finals)

@@ -17,7 +17,8 @@ While an utterance grows, every ``interim_interval_s`` the utterance so far is r
 times) and sent as an interim result. Its stable prefix is the words two consecutive hypotheses agree on
 (LocalAgreement-2). Interims only run when an engine slot is free and no final waits for one; otherwise they are
 dropped (never audio). When the utterance ends it is decoded once with the caller's full settings, conditioned on the
-previous final's text, and sent as the final result.
+previous final's text, and sent as the final result. When the caller leaves the language to detection, the first
+confident final's language is kept for the rest of the stream.
 
 Nothing here imports protobuf: the servicer translates the events below to ``StreamingRecognizeResponse``.
 """
@@ -47,6 +48,9 @@ logger = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float32]
 FRAME: Final = 512  # Silero's frame at 16 kHz (32 ms)
 _CONTEXT: Final = 64  # samples of the previous frame Silero sees
+# Language detection locks onto the language of the first final at least this long and this sure.
+LOCK_LANGUAGE_MIN_S: Final = 1.5
+LOCK_LANGUAGE_MIN_PROBABILITY: Final = 0.6
 INTERIM_STABILITY: Final = 0.9
 UNSTABLE_STABILITY: Final = 0.1
 
@@ -540,8 +544,18 @@ class StreamingSession:
         self.stats.finals += 1
         self._utt_index += 1
         self._previous_final = text[-400:]
+        self._maybe_lock_language(transcript, (end - start) / SAMPLE_RATE)
         if self.options.single_utterance:
             self._done = True
+
+    def _maybe_lock_language(self, transcript: Transcript, seconds: float) -> None:
+        """With language detection on, keep the language of the first confident final for the rest of the stream:
+        a short utterance alone is easily misheard as another language."""
+        if self._final_options.language is not None or not transcript.language:
+            return
+        if seconds >= LOCK_LANGUAGE_MIN_S and transcript.language_probability >= LOCK_LANGUAGE_MIN_PROBABILITY:
+            self._final_options = dataclasses.replace(self._final_options, language=transcript.language)
+            self._interim_options = dataclasses.replace(self._interim_options, language=transcript.language)
 
     def _emit(self, event: StreamEvent) -> None:
         self._events.put_nowait(event)
