@@ -209,7 +209,8 @@ async def test_bad_requests_get_clear_statuses(address: str, mix: tuple[np.ndarr
     silence = np.zeros((2, RATE * 40), np.float32)
     assert "limit" in await expect_error(address, code.RESOURCE_EXHAUSTED, encode_wav(silence.T, RATE))
     # 20 s of stereo: 2 stems x 1.7 MiB, over the 3 MiB inline limit, refused before separating.
-    assert "inline" in await expect_error(address, code.RESOURCE_EXHAUSTED, encode_wav(silence[:, : RATE * 20].T, RATE))
+    details = await expect_error(address, code.RESOURCE_EXHAUSTED, encode_wav(silence[:, : RATE * 20].T, RATE))
+    assert "inline" in details and "output.uri_prefix" in details and "TING_SEPARATE_STORAGE_ROOT" in details
 
 
 async def test_cli_writes_one_file_per_stem(

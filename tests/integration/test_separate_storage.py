@@ -1,4 +1,5 @@
-"""Stems written to storage: ``file://`` prefixes under ``TING_SEPARATE_STORAGE_ROOT``, through the real server."""
+"""Stems written to storage: ``file://`` prefixes under ``TING_SEPARATE_STORAGE_ROOT``, through the real server
+(``s3://`` against a real SeaweedFS: test_separate_s3.py)."""
 
 from __future__ import annotations
 
@@ -109,3 +110,30 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     link.symlink_to(tmp_path.parent)
     with pytest.raises(InvalidArgumentError, match="outside the storage root"):
         check_prefix(f"file://{link}/escape/", tmp_path)
+
+
+async def test_cli_output_uri_has_the_server_write_the_stems(address: str, root: Path, tmp_path: Path) -> None:
+    import argparse
+    import asyncio
+
+    from ting_cli.separate import run_separate
+
+    source = tmp_path / "song.wav"
+    source.write_bytes(encode_wav(stereo(2.0).T, RATE))
+    args = argparse.Namespace(
+        file=str(source),
+        stems="vocals",
+        engine="",
+        format="wav",
+        bits=24,
+        output_uri=f"file://{root}/cli/song-",
+        output_dir=str(tmp_path / "local"),
+        server=address,
+        timeout=60.0,
+        progress="never",
+    )
+    assert await asyncio.to_thread(run_separate, args) == 0
+    assert list((tmp_path / "local").iterdir()) == []  # nothing written locally
+    written = root / "cli" / "song-vocals.wav"
+    assert decode_audio_multichannel(written.read_bytes()).samples.shape == (2, 2 * RATE)
+    assert written.stat().st_size == 44 + 2 * 2 * RATE * 3  # 24-bit

@@ -47,6 +47,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--format", "-f", choices=("wav", "flac"), default="wav", help="output format (default: wav)")
     p.add_argument("--output-dir", "-o", default=".", help="where to write the stems (default: .)")
     p.add_argument(
+        "--bits", type=int, choices=(16, 24, 32), default=16, help="bits per sample (32: float, WAV only; default 16)"
+    )
+    p.add_argument(
+        "--output-uri",
+        default="",
+        metavar="PREFIX",
+        help="have the server write the stems to storage instead (s3://bucket/prefix/ or file:///dir/prefix under "
+        "its storage root; needed for long audio) and print their URIs",
+    )
+    p.add_argument(
         "--server",
         default=os.environ.get("TING_SEPARATE_SERVER", DEFAULT_SEPARATE_SERVER),
         help=f"separation server address (default: $TING_SEPARATE_SERVER or {DEFAULT_SEPARATE_SERVER})",
@@ -73,7 +83,8 @@ def parse_stems(text: str) -> list[pb.Stem]:
 
 
 def run_separate(args: argparse.Namespace) -> int:
-    """Send FILE to the server with ``SeparateStream`` and write one file per stem."""
+    """Send FILE to the server with ``SeparateStream`` and write one file per stem (or print the URIs the server
+    wrote them to, with ``--output-uri``)."""
     path = Path(args.file)
     try:
         data = path.read_bytes()
@@ -93,7 +104,9 @@ def run_separate(args: argparse.Namespace) -> int:
         config=pb.SeparationConfig(
             stems=parse_stems(args.stems),
             engine=args.engine,
-            output=pb.StemOutputConfig(format=fmt),
+            output=pb.StemOutputConfig(
+                format=fmt, bits_per_sample=getattr(args, "bits", 16), uri_prefix=getattr(args, "output_uri", "")
+            ),
         ),
         audio=audio_pb2.AudioSource(content=data),
     )
@@ -137,6 +150,9 @@ def run_separate(args: argparse.Namespace) -> int:
     if result is None:
         raise CliError(f"{path}: the server closed the stream without a result")
     for stem in result.stems:
+        if stem.WhichOneof("audio") == "uri":
+            print(f"{path} -> {stem.uri} ({stem.loudness.integrated_lufs:.1f} LUFS)", file=sys.stderr)
+            continue
         target = out_dir / f"{path.stem}-{STEM_NAMES.get(stem.stem, 'stem')}.{args.format}"
         try:
             target.write_bytes(stem.content)

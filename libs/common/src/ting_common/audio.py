@@ -44,6 +44,7 @@ from ting_common.errors import InvalidArgumentError, OutOfRangeError, ResourceEx
 __all__ = [
     "AudioEncoding",
     "AudioLimits",
+    "AudioReader",
     "DecodedAudio",
     "FrameResampler",
     "MultichannelAudio",
@@ -52,6 +53,7 @@ __all__ = [
     "encode_flac",
     "encode_wav",
     "iter_decode_audio",
+    "open_audio",
     "probe_duration",
 ]
 
@@ -148,7 +150,7 @@ class MultichannelAudio:
 
 
 @dataclass
-class _SourceInfo:
+class AudioReaderInfo:
     """What was learned about the input while opening and decoding it."""
 
     format: str = ""
@@ -334,6 +336,22 @@ def iter_decode_audio(
     return _iter_chunks(source, chunk_samples)
 
 
+def open_audio(
+    data: AudioSource,
+    *,
+    encoding: AudioEncoding = AudioEncoding.UNSPECIFIED,
+    sample_rate_hint: int = 0,
+    channels_hint: int = 0,
+    target_sample_rate: int | None = None,
+    limits: AudioLimits | None = None,
+    max_channels: int = 1,
+) -> AudioReader:
+    """Open and check ``data`` (empty, format, size, declared duration) without decoding it; the reader's
+    ``pieces()`` then decodes ``(channels, n)`` float32 pieces at ``target_sample_rate`` (the source's own rate when
+    ``None``), at most ``max_channels`` channels (1: a mono downmix). Close it when done."""
+    return _open(data, encoding, sample_rate_hint, channels_hint, target_sample_rate, limits, max_channels=max_channels)
+
+
 def probe_duration(
     data: AudioSource,
     *,
@@ -438,14 +456,14 @@ def _layout(channels: int) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-class _Source:
+class AudioReader:
     """An opened input that yields converted ``(channels, n)`` pieces of arbitrary length.
 
     The output rate is the target (or the source's own when there is none); the output channel count is
     the source's, capped at ``max_channels`` (1: a mono downmix).
     """
 
-    info: _SourceInfo
+    info: AudioReaderInfo
 
     def pieces(self) -> Iterator[FloatArray]:
         raise NotImplementedError
@@ -470,7 +488,7 @@ def _open(
     limits: AudioLimits | None,
     *,
     max_channels: int,
-) -> _Source:
+) -> AudioReader:
     """Check the arguments and the limits that are known up front, then open the right kind of source."""
     limits = limits or AudioLimits()
     if not isinstance(encoding, AudioEncoding):
@@ -549,7 +567,7 @@ def _looks_like_container(head: bytes) -> bool:
     )
 
 
-def _no_samples_message(info: _SourceInfo) -> str:
+def _no_samples_message(info: AudioReaderInfo) -> str:
     what = f" ({info.format}/{info.codec})" if info.format and info.codec else ""
     return f"the audio{what} contains no audio samples; the file may be empty or cut off"
 
@@ -601,7 +619,7 @@ def _collect(pieces: Iterable[FloatArray], expected_samples: float) -> FloatArra
     return buffer[:, :used]
 
 
-def _iter_chunks(source: _Source, chunk_samples: int) -> Iterator[FloatArray]:
+def _iter_chunks(source: AudioReader, chunk_samples: int) -> Iterator[FloatArray]:
     """Regroup a source's pieces into fixed-size chunks; closes the source when done or abandoned."""
     try:
         produced = 0
@@ -688,7 +706,7 @@ class FrameResampler:
 # --------------------------------------------------------------------------------------------------
 
 
-class _RawSource(_Source):
+class _RawSource(AudioReader):
     def __init__(
         self,
         raw: bytes,
@@ -718,7 +736,7 @@ class _RawSource(_Source):
         duration = frames / sample_rate
         if duration > limits.max_duration_s:
             raise _duration_exceeded(duration, limits, declared=True)
-        self.info = _SourceInfo(format="raw", codec=codec, sample_rate=sample_rate, channels=channels)
+        self.info = AudioReaderInfo(format="raw", codec=codec, sample_rate=sample_rate, channels=channels)
         self._raw = raw
         self._encoding = encoding
         self._width = width
@@ -792,7 +810,7 @@ def _refuse_nested_open(url: str, flags: int, options: dict[str, str]) -> Binary
     raise PermissionError(f"opening {url!r} from inside an audio file is not allowed")
 
 
-class _ContainerSource(_Source):
+class _ContainerSource(AudioReader):
     def __init__(
         self,
         data: bytes | None,
@@ -810,7 +828,7 @@ class _ContainerSource(_Source):
         try:
             self._stream = self._pick_stream(self._container)
             context = self._stream.codec_context
-            self.info = _SourceInfo(
+            self.info = AudioReaderInfo(
                 format=self._container.format.name,
                 codec=_codec_name(self._stream),
                 sample_rate=int(context.sample_rate or 0),

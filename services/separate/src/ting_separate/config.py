@@ -29,13 +29,41 @@ class SeparateSettings(ServiceSettings):
     )
     max_audio_mb: float = Field(200.0, gt=0, description="Largest accepted audio payload in MiB.")
     max_audio_duration_s: float = Field(
-        1800.0, gt=0, description="Longest accepted audio in seconds (the stems are held in memory as float32)."
+        1800.0,
+        gt=0,
+        description="Longest accepted audio in seconds (memory does not grow with it: audio is decoded, "
+        "separated and encoded chunk by chunk).",
     )
     max_inline_output_mb: float = Field(
-        64.0, gt=0, description="Largest inline output (all stems together, estimated before separating), MiB."
+        64.0,
+        gt=0,
+        description="Largest inline output (all stems together, estimated before separating), MiB; longer audio "
+        "needs an `output.uri_prefix`.",
     )
     storage_root: Path | None = Field(
-        None, description="Directory that `file://` audio URIs may point into; unset disables file URIs."
+        None,
+        description="Directory that `file://` URIs (input audio and `output.uri_prefix`) may point into; unset "
+        "disables file URIs.",
+    )
+    s3_buckets: str = Field(
+        "",
+        description="Comma-separated buckets that `s3://bucket/prefix/` output may write to; empty disables S3 "
+        "output. Credentials come from the standard AWS chain (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, "
+        "profiles, instance roles).",
+    )
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="`http(s)://host:port` of an S3-compatible store (SeaweedFS, MinIO, Ceph RGW); unset: AWS "
+        "(or `AWS_ENDPOINT_URL_S3`).",
+    )
+    s3_region: str | None = Field(None, description="Signing region; unset reads `AWS_REGION`, then `us-east-1`.")
+    s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        "auto", description="`path` (what most self-hosted stores want), `virtual` or `auto` (boto3 decides)."
+    )
+    spool_dir: Path | None = Field(
+        None,
+        description="Directory for stems being encoded before their S3 upload (anonymous temporary files); "
+        "unset: the system temporary directory.",
     )
 
     # -- the `onnx` engine: a neural separator exported to ONNX, run in process with onnxruntime --
@@ -81,6 +109,11 @@ class SeparateSettings(ServiceSettings):
         if len(set(names)) != len(names):
             raise ValueError(f"a stem is named twice in {value!r}")
         return ",".join(names)
+
+    @property
+    def s3_bucket_names(self) -> tuple[str, ...]:
+        """:attr:`s3_buckets` as a tuple (empty: no S3 output)."""
+        return tuple(name.strip() for name in self.s3_buckets.split(",") if name.strip())
 
     @property
     def onnx_stem_names(self) -> tuple[StemName, ...]:

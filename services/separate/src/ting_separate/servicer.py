@@ -1,34 +1,30 @@
 """``ting.separation.v1.SeparationService``: validation, proto <-> domain, scheduling, errors.
 
-Decoding runs on a small pool, separation + encoding on a bounded pool (``concurrency`` workers, at most
-``max_queue`` waiting), both off the event loop. A cancelled call (or one past its deadline) sets its
-stop flag; engines check it between chunks, so a worker is freed within one chunk.
+Inputs are opened (format, rate, declared duration) on a small pool; decoding, separation, resampling,
+loudness and encoding then run together, chunk by chunk, on a bounded pool (``concurrency`` workers, at
+most ``max_queue`` waiting), both off the event loop, so memory does not grow with the input's duration.
+Stems are encoded as they come into buffers (inline) or staging files (storage) and published when all
+are complete. A cancelled call (or one past its deadline) sets its stop flag; engines check it between
+chunks, so a worker is freed within one chunk and the staged stems are dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, BinaryIO, Final, TypeVar
 
 import grpc
-import numpy as np
-from scipy import signal
 
 from ting.audio.v1 import audio_pb2
 from ting.separation.v1 import separation_service_pb2 as pb
 from ting.separation.v1 import separation_service_pb2_grpc as pb_grpc
-from ting_common.audio import (
-    AudioLimits,
-    MultichannelAudio,
-    decode_audio_multichannel,
-    encode_flac,
-    encode_wav,
-)
+from ting_common.audio import AudioLimits, open_audio
 from ting_common.errors import (
     CancelledError,
     FailedPreconditionError,
@@ -36,25 +32,22 @@ from ting_common.errors import (
     NotFoundError,
     OutOfRangeError,
     ResourceExhaustedError,
-    UnimplementedError,
 )
 from ting_common.log import request_id_var
-from ting_common.loudness import loudness
-from ting_common.sources import read_audio_source
 from ting_common.workers import BoundedPool
 from ting_separate.config import SeparateSettings
 from ting_separate.engines import (
     OPTIONAL_ENGINES,
     CallControl,
     EngineInfo,
-    FloatArray,
     SeparationEngine,
     SeparationOptions,
     StemName,
     StopRequested,
     supported_text,
 )
-from ting_separate.storage import Destination, check_prefix
+from ting_separate.output import BITS, Format, StemWriter, check_bits
+from ting_separate.storage import Destination, S3Output, Staged, check_prefix, open_input
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +63,7 @@ STEM_TO_PROTO: Final[dict[StemName, pb.Stem]] = {
     "guitar": pb.STEM_GUITAR,
 }
 PROTO_TO_STEM: Final[dict[int, StemName]] = {v: k for k, v in STEM_TO_PROTO.items()}
-_FORMATS: Final[dict[int, str]] = {
+_FORMATS: Final[dict[int, Format]] = {
     pb.OUTPUT_AUDIO_FORMAT_UNSPECIFIED: "wav",
     pb.OUTPUT_AUDIO_FORMAT_WAV: "wav",
     pb.OUTPUT_AUDIO_FORMAT_FLAC: "flac",
@@ -91,9 +84,23 @@ class _Request:
     engine: SeparationEngine
     info: EngineInfo
     options: SeparationOptions
-    fmt: str
+    fmt: Format
+    bits: int
     sample_rate: int  # 0 keeps the input's rate
     destination: Destination | None = None  # None: stems inline
+
+
+@dataclass
+class _Input:
+    """An opened input, decoded lazily (piece by piece) by the worker that separates it.
+
+    ``source`` is ``ting_common.audio``'s internal source object (``pieces()``, ``info``, ``close()``): the
+    public decoders either hold the whole stereo signal or downmix to mono, and a long input must stream.
+    """
+
+    source: Any
+    sample_rate: int
+    expected_samples: int  # 0 when the container declares no duration
 
 
 def _ms(seconds: float) -> int:
@@ -116,6 +123,15 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
             settings.concurrency, settings.max_queue, name="separate-infer", title="separation"
         )
         self._decode = ThreadPoolExecutor(2, thread_name_prefix="separate-decode")
+        self._s3: S3Output | None = None
+        if settings.s3_bucket_names:
+            self._s3 = S3Output.create(
+                settings.s3_bucket_names,
+                endpoint_url=settings.s3_endpoint_url,
+                region=settings.s3_region,
+                addressing_style=settings.s3_addressing_style,
+                spool_dir=settings.spool_dir,
+            )
 
     def close(self) -> None:
         """Stop the worker pools (after the server stopped)."""
@@ -160,11 +176,13 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
                 f"output.sample_rate_hertz must be 8000..192000 (or 0 to keep the input's), "
                 f"got {output.sample_rate_hertz}"
             )
-        if output.bits_per_sample not in (0, 16, 24, 32):
-            raise OutOfRangeError(f"output.bits_per_sample must be 16, 24 or 32, got {output.bits_per_sample}")
-        if output.bits_per_sample in (24, 32):
-            raise UnimplementedError("only 16-bit stems are served so far; leave bits_per_sample at 0 or 16")
-        destination = check_prefix(output.uri_prefix, self.settings.storage_root) if output.uri_prefix else None
+        bits = output.bits_per_sample or 16
+        if bits not in BITS:
+            raise OutOfRangeError(f"output.bits_per_sample must be 16, 24 or 32 (or 0 for 16), got {bits}")
+        check_bits(fmt, bits)
+        destination = (
+            check_prefix(output.uri_prefix, self.settings.storage_root, self._s3) if output.uri_prefix else None
+        )
         if config.segment_ms and not _MIN_SEGMENT_MS <= config.segment_ms <= _MAX_SEGMENT_MS:
             raise OutOfRangeError(
                 f"segment_ms must be {_MIN_SEGMENT_MS}..{_MAX_SEGMENT_MS} (or 0 for the engine's default), "
@@ -180,38 +198,62 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
         options = SeparationOptions(
             stems=tuple(stems) or info.default_stems, segment_ms=config.segment_ms, overlap_ratio=overlap
         )
-        return _Request(engine, info, options, fmt, output.sample_rate_hertz, destination)
+        return _Request(engine, info, options, fmt, bits, output.sample_rate_hertz, destination)
 
-    async def _load_audio(self, source: audio_pb2.AudioSource) -> MultichannelAudio:
+    async def _open_input(self, source: audio_pb2.AudioSource) -> _Input:
+        """Open (not decode) the input: format, rate and declared duration are checked here, the samples are
+        decoded chunk by chunk while separating. A ``file://`` input is read from disk as it is decoded."""
         fmt = source.format
 
-        def load() -> MultichannelAudio:
-            audio = read_audio_source(source, storage_root=self.settings.storage_root, max_bytes=self.limits.max_bytes)
-            return decode_audio_multichannel(
-                audio.data,
-                encoding=audio.encoding,
+        def open_() -> _Input:
+            data, encoding = open_input(
+                source, storage_root=self.settings.storage_root, max_bytes=self.limits.max_bytes
+            )
+            opened = open_audio(
+                data,
+                encoding=encoding,
                 sample_rate_hint=fmt.sample_rate_hertz,
                 channels_hint=fmt.channel_count,
-                max_channels=2,  # engines separate mono or stereo; more channels are downmixed to stereo
                 limits=self.limits,
+                max_channels=2,
             )
+            rate = int(opened.info.sample_rate)
+            return _Input(opened, rate, round(opened.expected_seconds() * rate))
 
-        return await asyncio.get_running_loop().run_in_executor(self._decode, load)
+        return await asyncio.get_running_loop().run_in_executor(self._decode, open_)
 
-    def _check_inline_size(self, request: _Request, audio: MultichannelAudio) -> None:
-        """Refuse (before separating) output that would not fit the inline limit."""
-        if request.destination is not None:
-            return
-        rate = request.sample_rate or audio.sample_rate
-        frames = audio.samples.shape[1] * rate / audio.sample_rate
-        estimate = len(request.options.stems) * (frames * audio.channels * 2 + 44)
-        limit = self.settings.max_inline_output_mb * 1024 * 1024
-        if estimate > limit:
-            raise ResourceExhaustedError(
-                f"the stems would be about {estimate / 2**20:.0f} MiB inline, over the "
-                f"{self.settings.max_inline_output_mb:.0f} MiB limit; send shorter audio, fewer stems, "
-                "or an output.uri_prefix under the server's storage root"
-            )
+    def _inline_limit(self) -> int:
+        return int(self.settings.max_inline_output_mb * 1024 * 1024)
+
+    def _too_big_inline(self, estimate: float) -> ResourceExhaustedError:
+        where = []
+        if self.settings.storage_root is not None:
+            where.append("file:///<dir>/<prefix> under the server's storage root")
+        if self._s3 is not None:
+            where.append(f"s3://<bucket>/<prefix>/ in {', '.join(sorted(self._s3.buckets))}")
+        how = (
+            f"set output.uri_prefix to {' or '.join(where)} to have the stems written to storage (the response "
+            "then carries their URIs)"
+            if where
+            else "an output.uri_prefix would have the stems written to storage, but this server has none "
+            "configured (TING_SEPARATE_STORAGE_ROOT or TING_SEPARATE_S3_BUCKETS)"
+        )
+        return ResourceExhaustedError(
+            f"the stems would be about {estimate / 2**20:.1f} MiB inline, over the "
+            f"{self.settings.max_inline_output_mb:g} MiB limit; for long audio {how}; or send shorter audio "
+            "or ask for fewer stems"
+        )
+
+    def _check_inline_size(self, request: _Request, opened: _Input) -> None:
+        """Refuse (before separating) inline output that would not fit the inline limit."""
+        if request.destination is not None or not opened.expected_samples:
+            return  # no declared duration: the writers check the size as they go
+        rate = request.sample_rate or opened.sample_rate
+        frames = opened.expected_samples * rate / opened.sample_rate
+        channels = min(int(opened.source.info.channels or 2), 2)
+        estimate = len(request.options.stems) * (frames * channels * request.bits // 8 + 44)
+        if estimate > self._inline_limit():
+            raise self._too_big_inline(estimate)
 
     # -- work --------------------------------------------------------------------------------
     async def _run(self, fn: Callable[[], T], control: CallControl) -> T:
@@ -222,84 +264,123 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
             raise CancelledError("the separation was cancelled") from exc
 
     def _separate_and_encode(
-        self, request: _Request, audio: MultichannelAudio, control: CallControl, report: ProgressSink | None
-    ) -> list[pb.SeparatedStem]:
-        """Blocking: separate, resample when asked, encode and measure every stem."""
-        stems = request.engine.separate(audio.samples, audio.sample_rate, request.options, control)
-        duration_ms = _ms(audio.duration_s)
-        if report is not None:
-            report(
-                pb.SeparationProgress(
-                    stage=pb.SEPARATION_STAGE_ENCODING,
-                    progress=_SEPARATED,
-                    processed_ms=duration_ms,
-                    duration_ms=duration_ms,
-                )
-            )
-        out_rate = request.sample_rate or audio.sample_rate
-        fmt_proto = pb.OUTPUT_AUDIO_FORMAT_FLAC if request.fmt == "flac" else pb.OUTPUT_AUDIO_FORMAT_WAV
-        result = []
-        for name in request.options.stems:
-            control.check()
-            samples: FloatArray = stems[name]
-            if out_rate != audio.sample_rate:
-                samples = _resample(samples, audio.sample_rate, out_rate)
-            content = _encode(samples, out_rate, request.fmt)
-            integrated, rms, peak = loudness(samples, out_rate)
-            size = len(content)
-            where: dict[str, Any] = {"content": content}
-            if request.destination is not None:
-                if report is not None:
-                    report(
-                        pb.SeparationProgress(
-                            stage=pb.SEPARATION_STAGE_UPLOADING,
-                            progress=_SEPARATED,
-                            processed_ms=duration_ms,
-                            duration_ms=duration_ms,
-                        )
-                    )
-                where = {"uri": request.destination.write(f"{name}.{request.fmt}", content)}
-            del content
-            result.append(
-                pb.SeparatedStem(
-                    stem=STEM_TO_PROTO[name],
-                    format=fmt_proto,
-                    sample_rate_hertz=out_rate,
-                    channel_count=samples.shape[0],
-                    bits_per_sample=16,
-                    duration_ms=duration_ms,
-                    size_bytes=size,
-                    loudness=pb.Loudness(integrated_lufs=integrated, rms_dbfs=rms, peak_dbfs=peak),
-                    **where,
-                )
-            )
-        return result
+        self, request: _Request, opened: _Input, control: CallControl, report: ProgressSink | None
+    ) -> tuple[list[pb.SeparatedStem], float]:
+        """Blocking: decode, separate, resample, measure and encode every stem, chunk by chunk, into staging
+        files (or buffers, inline); publish them when all are complete. Returns the stems and the duration."""
+        rate = opened.sample_rate
+        out_rate = request.sample_rate or rate
+        names = request.options.stems
+        staged: dict[str, Staged] = {}
+        writers: dict[str, StemWriter] = {}
+        frames = 0
+        limit = self._inline_limit()
+        blocks = request.engine.separate_stream(
+            opened.source.pieces(), rate, request.options, control, opened.expected_samples
+        )
+        finished = False
+        try:
+            for block in blocks:
+                for name in names:
+                    samples = block[name]
+                    if name not in writers:
+                        file: BinaryIO
+                        if request.destination is None:
+                            file = io.BytesIO()
+                        else:
+                            staged[name] = request.destination.stage(f"{name}.{request.fmt}")
+                            file = staged[name].file
+                        writers[name] = StemWriter(file, request.fmt, request.bits, rate, out_rate, samples.shape[0])
+                    writers[name].write(samples)
+                frames += block[names[0]].shape[1]
+                if request.destination is None and (size := sum(w.size_bytes for w in writers.values())) > limit:
+                    raise self._too_big_inline(size * (opened.expected_samples or 2 * frames) / max(frames, 1))
+            if frames == 0:
+                raise InvalidArgumentError("the audio contains no audio samples; the file may be empty or cut off")
+            duration_s = frames / rate
+            duration_ms = _ms(duration_s)
 
-    def _metadata(self, request: _Request, audio: MultichannelAudio, started: float) -> pb.SeparationMetadata:
+            def stage(which: pb.SeparationStage) -> None:
+                if report is not None:
+                    progress = pb.SeparationProgress(
+                        stage=which, progress=_SEPARATED, processed_ms=duration_ms, duration_ms=duration_ms
+                    )
+                    report(progress)
+
+            stage(pb.SEPARATION_STAGE_ENCODING)
+            measured = {name: writers[name].finish() for name in names}
+            if request.destination is not None:
+                stage(pb.SEPARATION_STAGE_UPLOADING)
+            fmt_proto = pb.OUTPUT_AUDIO_FORMAT_FLAC if request.fmt == "flac" else pb.OUTPUT_AUDIO_FORMAT_WAV
+            result = []
+            for name in names:  # separation is done: publish every stem, even if the caller goes now
+                writer = writers[name]
+                size = writer.size_bytes
+                where: dict[str, Any]
+                if request.destination is None:
+                    assert isinstance(writer.file, io.BytesIO)
+                    where = {"content": writer.file.getvalue()}
+                else:
+                    where = {"uri": staged.pop(name).commit()}
+                integrated, rms, peak = measured[name]
+                result.append(
+                    pb.SeparatedStem(
+                        stem=STEM_TO_PROTO[name],
+                        format=fmt_proto,
+                        sample_rate_hertz=out_rate,
+                        channel_count=writer.channels,
+                        bits_per_sample=request.bits,
+                        duration_ms=duration_ms,
+                        size_bytes=size,
+                        loudness=pb.Loudness(integrated_lufs=integrated, rms_dbfs=rms, peak_dbfs=peak),
+                        **where,
+                    )
+                )
+            finished = True
+            return result, duration_s
+        finally:
+            if not finished:  # an error or a stop: nothing half-written stays behind
+                for writer in writers.values():
+                    writer.abort()
+                for leftover in staged.values():
+                    leftover.discard()
+                close = getattr(blocks, "close", None)  # the engine's generator, and the decoder's with it
+                if close is not None:
+                    close()
+            opened.source.close()
+
+    def _metadata(self, request: _Request, duration_s: float, started: float) -> pb.SeparationMetadata:
         return pb.SeparationMetadata(
             engine=request.info.name,
             model=request.info.model,
-            duration_ms=_ms(audio.duration_s),
+            duration_ms=_ms(duration_s),
             processing_ms=_ms(time.perf_counter() - started),
             device=request.info.device,
             request_id=request_id_var.get(),
         )
 
-    async def _prepare(self, config: pb.SeparationConfig, source: audio_pb2.AudioSource) -> tuple[_Request, Any]:
-        request = self._validate(config)
-        audio = await self._load_audio(source)
-        self._check_inline_size(request, audio)
-        return request, audio
+    async def _prepare(self, request: _Request, source: audio_pb2.AudioSource) -> _Input:
+        """Open the input and refuse inline output that would not fit."""
+        opened = await self._open_input(source)
+        try:
+            self._check_inline_size(request, opened)
+        except BaseException:
+            opened.source.close()
+            raise
+        return opened
 
     # -- RPCs --------------------------------------------------------------------------------
     async def Separate(
         self, request: pb.SeparateRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.SeparateResponse:
         started = time.perf_counter()
-        validated, audio = await self._prepare(request.config, request.audio)
+        validated = self._validate(request.config)
+        opened = await self._prepare(validated, request.audio)
         control = CallControl()
-        stems = await self._run(lambda: self._separate_and_encode(validated, audio, control, None), control)
-        return pb.SeparateResponse(stems=stems, metadata=self._metadata(validated, audio, started))
+        stems, duration_s = await self._run(
+            lambda: self._separate_and_encode(validated, opened, control, None), control
+        )
+        return pb.SeparateResponse(stems=stems, metadata=self._metadata(validated, duration_s, started))
 
     async def SeparateStream(
         self, request: pb.SeparateStreamRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -311,12 +392,11 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
         yield pb.SeparateStreamResponse(
             progress=pb.SeparationProgress(stage=pb.SEPARATION_STAGE_DECODING, progress=0.0)
         )
-        audio = await self._load_audio(request.audio)
-        self._check_inline_size(validated, audio)
-        duration_ms = _ms(audio.duration_s)
+        opened = await self._prepare(validated, request.audio)
+        expected_ms = _ms(opened.expected_samples / opened.sample_rate) if opened.sample_rate else 0
         yield pb.SeparateStreamResponse(
             progress=pb.SeparationProgress(
-                stage=pb.SEPARATION_STAGE_SEPARATING, progress=_DECODED, processed_ms=0, duration_ms=duration_ms
+                stage=pb.SEPARATION_STAGE_SEPARATING, progress=_DECODED, processed_ms=0, duration_ms=expected_ms
             )
         )
 
@@ -324,19 +404,19 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
             loop.call_soon_threadsafe(updates.put_nowait, progress)
 
         def on_progress(done: int, total: int) -> None:
-            fraction = done / total if total else 1.0
+            fraction = min(1.0, done / total) if total else 1.0
             report(
                 pb.SeparationProgress(
                     stage=pb.SEPARATION_STAGE_SEPARATING,
                     progress=_DECODED + (_SEPARATED - _DECODED) * fraction,
-                    processed_ms=round(duration_ms * fraction),
-                    duration_ms=duration_ms,
+                    processed_ms=_ms(done / opened.sample_rate),
+                    duration_ms=_ms(total / opened.sample_rate),
                 )
             )
 
         control = CallControl(on_progress=on_progress)
         task = asyncio.ensure_future(
-            self._run(lambda: self._separate_and_encode(validated, audio, control, report), control)
+            self._run(lambda: self._separate_and_encode(validated, opened, control, report), control)
         )
         try:
             while not task.done() or not updates.empty():
@@ -346,13 +426,13 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
                     getter.cancel()
                     continue
                 yield pb.SeparateStreamResponse(progress=getter.result())
-            stems = task.result()
+            stems, duration_s = task.result()
         finally:
             if not task.done():
                 control.stop.set()
                 task.cancel()
         yield pb.SeparateStreamResponse(
-            result=pb.SeparationResult(stems=stems, metadata=self._metadata(validated, audio, started))
+            result=pb.SeparationResult(stems=stems, metadata=self._metadata(validated, duration_s, started))
         )
 
     async def ListEngines(
@@ -375,17 +455,3 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
             channel_count=info.channels,
             default_segment_ms=info.default_segment_ms,
         )
-
-
-def _encode(samples: FloatArray, sample_rate: int, fmt: str) -> bytes:
-    """A ``(channels, samples)`` stem as a ``"wav"`` or ``"flac"`` file (16-bit PCM)."""
-    return encode_flac(samples.T, sample_rate) if fmt == "flac" else encode_wav(samples.T, sample_rate)
-
-
-def _resample(samples: FloatArray, source_rate: int, target_rate: int) -> FloatArray:
-    """Polyphase resampling of ``(channels, samples)`` from ``source_rate`` to ``target_rate``."""
-    from math import gcd
-
-    g = gcd(source_rate, target_rate)
-    out = signal.resample_poly(samples, target_rate // g, source_rate // g, axis=-1)
-    return np.asarray(out, dtype=np.float32)

@@ -8,7 +8,7 @@ returns one array of the same shape per requested stem.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol
 
@@ -92,6 +92,22 @@ class SeparationEngine(Protocol):
 
         Calls ``control.progress`` between chunks and raises :class:`StopRequested` soon after
         ``control.stop`` is set.
+        """
+        ...
+
+    def separate_stream(
+        self,
+        blocks: Iterable[FloatArray],
+        sample_rate: int,
+        options: SeparationOptions,
+        control: CallControl,
+        total_hint: int = 0,
+    ) -> Iterator[dict[StemName, FloatArray]]:
+        """:meth:`separate` over a stream: ``blocks`` are consecutive ``(channels, n)`` pieces of the input
+        (any ``n``, read lazily), and the result comes as consecutive finished pieces of every stem.
+
+        Memory stays bounded by the engine's chunk or batch, however long the input; ``total_hint`` (the
+        expected input length in samples, 0 when unknown) only scales the progress reports.
         """
         ...
 

@@ -8,7 +8,7 @@ weights of overlapping chunks sum to exactly 1, so an identity separator reconst
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -72,32 +72,141 @@ def separate_in_batches(
 ) -> dict[StemName, FloatArray]:
     """Like :func:`separate_in_chunks`, handing ``separate_batch`` up to ``batch`` chunks per call.
 
+    The whole-array form of :func:`stream_in_batches` (see there); the output arrays are allocated once
+    and filled block by block.
+    """
+    out: dict[StemName, FloatArray] = {stem: np.zeros_like(audio, dtype=np.float32) for stem in stems}
+    done = 0
+    blocks = stream_in_batches(
+        [audio],
+        stems,
+        separate_batch,
+        chunk=chunk,
+        overlap=overlap,
+        batch=batch,
+        control=control,
+        context=context,
+        total_hint=audio.shape[1],
+    )
+    for block in blocks:
+        width = block[stems[0]].shape[1] if stems else 0
+        for stem in stems:
+            out[stem][:, done : done + width] = block[stem]
+        done += width
+    return out
+
+
+def collect(blocks: Iterable[dict[StemName, FloatArray]], stems: Sequence[StemName]) -> dict[StemName, FloatArray]:
+    """Join the output blocks of :func:`stream_in_batches` into whole ``(channels, samples)`` stems."""
+    parts: dict[StemName, list[FloatArray]] = {stem: [] for stem in stems}
+    for block in blocks:
+        for stem in stems:
+            parts[stem].append(block[stem])
+    return {
+        stem: np.concatenate(pieces, axis=1) if pieces else np.zeros((1, 0), np.float32)
+        for stem, pieces in parts.items()
+    }
+
+
+def stream_in_batches(
+    blocks: Iterable[FloatArray],
+    stems: Sequence[StemName],
+    separate_batch: Callable[[list[FloatArray]], Sequence[dict[StemName, FloatArray]]],
+    *,
+    chunk: int,
+    overlap: int,
+    batch: int,
+    control: CallControl,
+    context: int = 0,
+    total_hint: int = 0,
+) -> Iterator[dict[StemName, FloatArray]]:
+    """Separate a stream of input ``blocks`` (``(channels, n)``, any ``n``) chunk by chunk; yield finished output.
+
+    The chunks are those of :func:`chunk_plan` over the whole input (whose length is only known at its end).
     Each chunk is passed with up to ``context`` extra samples of its neighbours on either side (fewer at
-    the ends of the audio); ``separate_batch`` returns stems of the length it was given and the context
-    is cut off again. Engines that filter each chunk (a resampler, say) put their edge effects there.
-    ``control`` is checked before each batch and progress reported after each. Working memory is one
-    batch's worth plus the output arrays.
+    the ends of the audio); ``separate_batch`` gets up to ``batch`` chunks per call, returns stems of the
+    length it was given, and the context is cut off again (engines that filter each chunk, a resampler say,
+    put their edge effects there). Each yielded dict holds the next consecutive ``(channels, m)`` piece of
+    every stem, final once yielded: the samples before the next chunk's start. ``control`` is checked before
+    each batch and progress reported after each (against ``total_hint``, or the samples seen so far when the
+    hint is short). Working memory is one batch of input chunks and their outputs, however long the input.
     """
     if batch < 1 or context < 0:
         raise ValueError(f"need batch >= 1 and context >= 0, got batch={batch}, context={context}")
-    total = audio.shape[1]
-    out: dict[StemName, FloatArray] = {stem: np.zeros_like(audio, dtype=np.float32) for stem in stems}
-    plan = chunk_plan(total, chunk, overlap)
+    if chunk <= 0 or not 0 <= overlap < chunk:
+        raise ValueError(f"need 0 <= overlap < chunk, got chunk={chunk}, overlap={overlap}")
+    source = iter(blocks)
+    step = chunk - overlap
     ramp = fade_in(overlap)
-    for first in range(0, len(plan), batch):
+    buffer: FloatArray | None = None  # input samples [held_from, held_from + buffer width)
+    held_from = 0
+    waiting: list[FloatArray] = []  # blocks read but not yet joined into ``buffer``
+    waiting_samples = 0
+    total: int | None = None  # known once the input has ended
+    pending: dict[StemName, FloatArray] = {}  # output samples [next_start, ...) still receiving contributions
+    next_start = 0  # start of the next chunk, also where the unfinished output begins
+    index = 0  # of the next chunk
+    while True:
         control.check()
-        group = plan[first : first + batch]
-        spans = [(max(0, start - context), min(total, end + context)) for start, end in group]
-        results = separate_batch([np.ascontiguousarray(audio[:, lo:hi]) for lo, hi in spans])
+        # Read until the batch's chunks (plus right context and one sample to see past their end) are here.
+        wanted = next_start + (batch - 1) * step + chunk + context + 1
+        held_to = held_from + (0 if buffer is None else buffer.shape[1]) + waiting_samples
+        while total is None and held_to < wanted:
+            block = next(source, None)
+            if block is None:
+                total = held_to
+                break
+            if block.shape[1]:
+                waiting.append(block)
+                waiting_samples += block.shape[1]
+                held_to += block.shape[1]
+        if waiting:
+            buffer = np.concatenate(([] if buffer is None else [buffer]) + waiting, axis=1)
+            waiting, waiting_samples = [], 0
+        if buffer is None or (total is not None and next_start >= total and index > 0) or total == 0:
+            return
+        end_of_input = held_from + buffer.shape[1] if total is None else total
+        group: list[tuple[int, int, bool]] = []  # (start, end, last)
+        start = next_start
+        for _ in range(batch):
+            end = min(start + chunk, end_of_input)
+            last = total is not None and end >= total
+            group.append((start, end, last))
+            if last:
+                break
+            start = end - overlap
+        spans = [(max(0, lo - context), min(end_of_input, hi + context)) for lo, hi, _ in group]
+        results = separate_batch([np.ascontiguousarray(buffer[:, lo - held_from : hi - held_from]) for lo, hi in spans])
         if len(results) != len(group):
             raise RuntimeError(f"separate_batch returned {len(results)} results for {len(group)} chunks")
-        for index, ((start, end), (lo, _), pieces) in enumerate(zip(group, spans, results, strict=True), first):
-            weight = np.ones(end - start, dtype=np.float32)
+        group_end = group[-1][1]
+        channels = buffer.shape[0]
+        for stem in stems:
+            grown = np.zeros((channels, group_end - next_start), dtype=np.float32)
+            if stem in pending:
+                grown[:, : pending[stem].shape[1]] = pending[stem]
+            pending[stem] = grown
+        for (lo, hi, last), (span_lo, _), pieces in zip(group, spans, results, strict=True):
+            weight = np.ones(hi - lo, dtype=np.float32)
             if index > 0 and overlap:
                 weight[:overlap] *= ramp
-            if index < len(plan) - 1 and overlap:
+            if not last and overlap:
                 weight[-overlap:] *= ramp[::-1]
             for stem in stems:
-                out[stem][:, start:end] += pieces[stem][:, start - lo : end - lo] * weight
-        control.progress(group[-1][1], total)
-    return out
+                pending[stem][:, lo - next_start : hi - next_start] += (
+                    pieces[stem][:, lo - span_lo : hi - span_lo] * weight
+                )
+            index += 1
+        done = group[-1][2]
+        finished_to = group_end if done else group_end - overlap
+        control.progress(group_end, total if total is not None else max(total_hint, held_from + buffer.shape[1]))
+        yield {stem: pending[stem][:, : finished_to - next_start] for stem in stems}
+        for stem in stems:
+            pending[stem] = pending[stem][:, finished_to - next_start :].copy()
+        if done:
+            return
+        keep_from = finished_to - context
+        if keep_from > held_from:
+            buffer = buffer[:, keep_from - held_from :].copy()
+            held_from = keep_from
+        next_start = finished_to

@@ -19,6 +19,7 @@ Long inputs run in overlapping chunks (:mod:`ting_separate.engines.chunking`).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -35,7 +36,7 @@ from ting_separate.engines import (
     StemName,
     supported_text,
 )
-from ting_separate.engines.chunking import separate_in_chunks
+from ting_separate.engines.chunking import collect, stream_in_batches
 
 ComplexArray = npt.NDArray[np.complex64]
 SUPPORTED: Final[tuple[StemName, ...]] = ("vocals", "accompaniment")
@@ -69,9 +70,21 @@ def stft_size(sample_rate: int, window_ms: float) -> int:
 
 
 def stft(x: FloatArray, n_fft: int) -> ComplexArray:
-    """``(channels, samples)`` -> ``(channels, bins, frames)`` with a Hann window and 75 % overlap."""
-    _, _, spec = signal.stft(x, window="hann", nperseg=n_fft, noverlap=n_fft * 3 // 4, boundary="zeros", padded=True)
-    return np.asarray(spec, dtype=np.complex64)
+    """``(channels, samples)`` -> ``(channels, bins, frames)`` with a Hann window and 75 % overlap.
+
+    One channel at a time: scipy works in double precision, so this halves the peak working memory.
+    """
+    out: ComplexArray | None = None
+    for channel in range(x.shape[0]):
+        _, _, spec = signal.stft(
+            x[channel], window="hann", nperseg=n_fft, noverlap=n_fft * 3 // 4, boundary="zeros", padded=True
+        )
+        if out is None:
+            out = np.empty((x.shape[0], *spec.shape), dtype=np.complex64)
+        out[channel] = spec
+        del spec
+    assert out is not None
+    return out
 
 
 def istft(spec: ComplexArray, n_fft: int, length: int) -> FloatArray:
@@ -120,7 +133,7 @@ def repeating_cue(mag: FloatArray, neighbours: int, min_distance: int) -> FloatA
         return np.zeros_like(mag)
     nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
     model = np.empty_like(mag)
-    block = max(1, (1 << 24) // max(1, k * mag.shape[0]))  # bound the (frames, k, bins) gather
+    block = max(1, (1 << 22) // max(1, k * mag.shape[0]))  # bound the (frames, k, bins) gather (16 MiB)
     for start in range(0, frames, block):
         idx = nearest[start : start + block]
         valid = np.take_along_axis(similarity[start : start + block], idx, axis=1) > -np.inf
@@ -244,6 +257,17 @@ class DspEngine:
         self, audio: FloatArray, sample_rate: int, options: SeparationOptions, control: CallControl
     ) -> dict[StemName, FloatArray]:
         """Split ``audio`` into vocals/accompaniment in overlapping chunks (see :class:`DspSettings`)."""
+        return collect(self.separate_stream([audio], sample_rate, options, control, audio.shape[1]), options.stems)
+
+    def separate_stream(
+        self,
+        blocks: Iterable[FloatArray],
+        sample_rate: int,
+        options: SeparationOptions,
+        control: CallControl,
+        total_hint: int = 0,
+    ) -> Iterator[dict[StemName, FloatArray]]:
+        """:meth:`separate` over a stream of input blocks, yielding finished output blocks."""
         unsupported = [s for s in options.stems if s not in SUPPORTED]
         if unsupported:
             raise FailedPreconditionError(
@@ -258,15 +282,18 @@ class DspEngine:
             overlap = round(chunk * options.overlap_ratio)
         else:
             overlap = min(round(settings.crossfade_s * sample_rate), chunk // 4)
-        result = separate_in_chunks(
-            audio,
+        stems = options.stems
+        for block in stream_in_batches(
+            blocks,
             SUPPORTED,
-            lambda piece: separate_chunk(piece, sample_rate, settings),
+            lambda pieces: [separate_chunk(piece, sample_rate, settings) for piece in pieces],
             chunk=chunk,
             overlap=overlap,
+            batch=1,
             control=control,
-        )
-        return {stem: result[stem] for stem in options.stems}
+            total_hint=total_hint,
+        ):
+            yield {stem: block[stem] for stem in stems}
 
     def close(self) -> None:
         """Nothing to free."""

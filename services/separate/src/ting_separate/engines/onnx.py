@@ -32,9 +32,10 @@ FAILED_PRECONDITION; an onnxruntime failure while running is INTERNAL.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -51,7 +52,7 @@ from ting_separate.engines import (
     StemName,
     supported_text,
 )
-from ting_separate.engines.chunking import separate_in_batches
+from ting_separate.engines.chunking import collect, stream_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -200,13 +201,28 @@ class OnnxEngine:
         self, audio: FloatArray, sample_rate: int, options: SeparationOptions, control: CallControl
     ) -> dict[StemName, FloatArray]:
         """Split ``audio`` ``(channels, samples)`` into ``options.stems`` (see the module docstring)."""
+        return collect(self.separate_stream([audio], sample_rate, options, control, audio.shape[1]), options.stems)
+
+    def separate_stream(
+        self,
+        blocks: Iterable[FloatArray],
+        sample_rate: int,
+        options: SeparationOptions,
+        control: CallControl,
+        total_hint: int = 0,
+    ) -> Iterator[dict[StemName, FloatArray]]:
+        """:meth:`separate` over a stream of input blocks, yielding finished output blocks."""
         unsupported = [s for s in options.stems if s not in self._supported]
         if unsupported:
             raise FailedPreconditionError(
                 f"the {self.name} engine cannot produce {supported_text(unsupported)}; "
                 f"its model gives {supported_text(self._supported)}"
             )
-        channels, model_channels = audio.shape[0], self.settings.channels
+        source = iter(blocks)
+        first = next(source, None)
+        if first is None:
+            return
+        channels, model_channels = first.shape[0], self.settings.channels
         if channels not in (1, model_channels) and model_channels != 1:
             raise FailedPreconditionError(
                 f"the {self.name} engine's model takes {model_channels} channels; got {channels}"
@@ -230,8 +246,8 @@ class OnnxEngine:
         ratio = self.settings.overlap if options.overlap_ratio is None else options.overlap_ratio
         overlap = min(round(chunk * ratio), chunk - 1)
         items_per_chunk = channels if model_channels == 1 else 1
-        return separate_in_batches(
-            audio,
+        yield from stream_in_batches(
+            itertools.chain([first], source),
             options.stems,
             lambda pieces: self._separate_batch(pieces, options.stems, up, down, segment),
             chunk=chunk,
@@ -239,6 +255,7 @@ class OnnxEngine:
             batch=max(1, self._batch // items_per_chunk),
             control=control,
             context=context,
+            total_hint=total_hint,
         )
 
     def close(self) -> None:

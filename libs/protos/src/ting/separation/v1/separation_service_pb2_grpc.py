@@ -40,14 +40,18 @@ class SeparationServiceStub:
     Stems come back inline (bytes in the response) or are written to storage under
     `StemOutputConfig.uri_prefix`. Inline output is limited by the server (default 64 MiB for all
     stems together); a request whose inline output would exceed it fails with RESOURCE_EXHAUSTED
-    before separating (the size is estimated from the duration) - use a `uri_prefix` instead.
+    before separating (the size is estimated from the duration) - use a `uri_prefix` instead, and
+    the response then carries each stem's `uri`. Audio is decoded, separated and encoded chunk by
+    chunk, so the server's memory does not grow with the duration.
 
-    Errors: INVALID_ARGUMENT for unreadable audio, duplicate stems or bad options; OUT_OF_RANGE for
-    numeric options outside their range; NOT_FOUND for an unknown engine; FAILED_PRECONDITION when
-    the engine cannot produce a requested stem (see `ListEngines`); PERMISSION_DENIED when a URI is
-    outside the server's storage roots; RESOURCE_EXHAUSTED for audio over the duration limit, inline
-    output over the limit or a server at capacity; UNAVAILABLE when storage cannot be reached;
-    DEADLINE_EXCEEDED / CANCELLED when the caller gives up.
+    Errors: INVALID_ARGUMENT for unreadable audio, duplicate stems, bad options or a `file://` URI
+    outside the server's storage root; OUT_OF_RANGE for numeric options outside their range;
+    NOT_FOUND for an unknown engine or a missing input file; FAILED_PRECONDITION when the engine
+    cannot produce a requested stem (see `ListEngines`) or the server has no storage of the URI's
+    kind; PERMISSION_DENIED for an `s3://` bucket the server does not write to, or one that refuses
+    the server's credentials; RESOURCE_EXHAUSTED for audio over the duration limit, inline output
+    over the limit or a server at capacity; UNAVAILABLE when storage cannot be reached;
+    DEADLINE_EXCEEDED / CANCELLED when the caller gives up (the work stops within one chunk).
     """
 
     def __init__(self, channel):
@@ -88,14 +92,18 @@ class SeparationServiceServicer:
     Stems come back inline (bytes in the response) or are written to storage under
     `StemOutputConfig.uri_prefix`. Inline output is limited by the server (default 64 MiB for all
     stems together); a request whose inline output would exceed it fails with RESOURCE_EXHAUSTED
-    before separating (the size is estimated from the duration) - use a `uri_prefix` instead.
+    before separating (the size is estimated from the duration) - use a `uri_prefix` instead, and
+    the response then carries each stem's `uri`. Audio is decoded, separated and encoded chunk by
+    chunk, so the server's memory does not grow with the duration.
 
-    Errors: INVALID_ARGUMENT for unreadable audio, duplicate stems or bad options; OUT_OF_RANGE for
-    numeric options outside their range; NOT_FOUND for an unknown engine; FAILED_PRECONDITION when
-    the engine cannot produce a requested stem (see `ListEngines`); PERMISSION_DENIED when a URI is
-    outside the server's storage roots; RESOURCE_EXHAUSTED for audio over the duration limit, inline
-    output over the limit or a server at capacity; UNAVAILABLE when storage cannot be reached;
-    DEADLINE_EXCEEDED / CANCELLED when the caller gives up.
+    Errors: INVALID_ARGUMENT for unreadable audio, duplicate stems, bad options or a `file://` URI
+    outside the server's storage root; OUT_OF_RANGE for numeric options outside their range;
+    NOT_FOUND for an unknown engine or a missing input file; FAILED_PRECONDITION when the engine
+    cannot produce a requested stem (see `ListEngines`) or the server has no storage of the URI's
+    kind; PERMISSION_DENIED for an `s3://` bucket the server does not write to, or one that refuses
+    the server's credentials; RESOURCE_EXHAUSTED for audio over the duration limit, inline output
+    over the limit or a server at capacity; UNAVAILABLE when storage cannot be reached;
+    DEADLINE_EXCEEDED / CANCELLED when the caller gives up (the work stops within one chunk).
     """
 
     def Separate(self, request, context):
@@ -161,14 +169,18 @@ class SeparationService:
     Stems come back inline (bytes in the response) or are written to storage under
     `StemOutputConfig.uri_prefix`. Inline output is limited by the server (default 64 MiB for all
     stems together); a request whose inline output would exceed it fails with RESOURCE_EXHAUSTED
-    before separating (the size is estimated from the duration) - use a `uri_prefix` instead.
+    before separating (the size is estimated from the duration) - use a `uri_prefix` instead, and
+    the response then carries each stem's `uri`. Audio is decoded, separated and encoded chunk by
+    chunk, so the server's memory does not grow with the duration.
 
-    Errors: INVALID_ARGUMENT for unreadable audio, duplicate stems or bad options; OUT_OF_RANGE for
-    numeric options outside their range; NOT_FOUND for an unknown engine; FAILED_PRECONDITION when
-    the engine cannot produce a requested stem (see `ListEngines`); PERMISSION_DENIED when a URI is
-    outside the server's storage roots; RESOURCE_EXHAUSTED for audio over the duration limit, inline
-    output over the limit or a server at capacity; UNAVAILABLE when storage cannot be reached;
-    DEADLINE_EXCEEDED / CANCELLED when the caller gives up.
+    Errors: INVALID_ARGUMENT for unreadable audio, duplicate stems, bad options or a `file://` URI
+    outside the server's storage root; OUT_OF_RANGE for numeric options outside their range;
+    NOT_FOUND for an unknown engine or a missing input file; FAILED_PRECONDITION when the engine
+    cannot produce a requested stem (see `ListEngines`) or the server has no storage of the URI's
+    kind; PERMISSION_DENIED for an `s3://` bucket the server does not write to, or one that refuses
+    the server's credentials; RESOURCE_EXHAUSTED for audio over the duration limit, inline output
+    over the limit or a server at capacity; UNAVAILABLE when storage cannot be reached;
+    DEADLINE_EXCEEDED / CANCELLED when the caller gives up (the work stops within one chunk).
     """
 
     @staticmethod
