@@ -13,7 +13,9 @@ sentences, encoder tokens, chunks). Quality, per eval meeting (``../shared/eval/
 * key-point coverage — share of reference key points whose best-matching predicted key point has a
   MiniLM cosine >= ``COVERAGE_THRESHOLD`` (0.5: "same subject, clearly related"; all-MiniLM-L6-v2
   paraphrases score ~0.6-0.8, unrelated sentences < 0.2), and the mean best cosine. The encoder is
-  English-trained, so Chinese cosines are lower for the same agreement;
+  English-trained, so Chinese cosines mean little (high for any pair of Chinese sentences); hence also
+  ``key_point_rouge2_recall``, ROUGE-2 recall of the reference key points against the predicted ones
+  (Han character bigrams for zh, word bigrams otherwise);
 * keyword recall — share of reference keywords that a predicted keyword contains or is contained in.
 
 LLM engine: ``--llm-plan`` runs the 60-minute transcript through the ``llm`` engine against the scripted
@@ -32,11 +34,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import itertools
 import json
 import re
 import statistics
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +109,28 @@ def normalize_due(due: str) -> str:
     return " ".join(due.split())
 
 
+def bigrams(text: str, language: str) -> Counter[tuple[str, str]]:
+    """Bigrams for ROUGE-2: of Han characters (zh), else of lowercased words (digits kept, punctuation dropped)."""
+    if language.startswith("zh"):
+        units = re.findall(r"[\u4e00-\u9fff0-9A-Za-z]", text)
+    else:
+        units = re.findall(r"[a-z0-9]+", text.lower())
+    return Counter(itertools.pairwise(units))
+
+
+def rouge2_recall(references: list[str], predicted: list[str], language: str) -> float:
+    """ROUGE-2 recall of all reference key points against all predicted ones (clipped bigram counts): a
+    lexical measure that, unlike MiniLM cosines, means the same in Chinese and English."""
+    want: Counter[tuple[str, str]] = Counter()
+    for text in references:
+        want.update(bigrams(text, language))
+    got: Counter[tuple[str, str]] = Counter()
+    for text in predicted:
+        got.update(bigrams(text, language))
+    total = sum(want.values())
+    return sum(min(n, got[g]) for g, n in want.items()) / total if total else 0.0
+
+
 def quality(meeting: dict[str, Any], summary: pb.Summary, encoder: SentenceEncoder) -> dict[str, Any]:
     ref = meeting["reference"]
     lang = meeting["language"]
@@ -133,8 +159,10 @@ def quality(meeting: dict[str, Any], summary: pb.Summary, encoder: SentenceEncod
     points = [k.text for k in summary.key_points]
     best_cos = (encoder.encode(ref["key_points"]) @ encoder.encode(points).T).max(axis=1) if points else np.zeros(1)
     figures["key_points"] = len(points)
+    figures["key_point_chars"] = sum(len(p) for p in points)
     figures["key_point_coverage"] = round(float((best_cos >= COVERAGE_THRESHOLD).mean()), 3)
     figures["key_point_mean_best_cosine"] = round(float(best_cos.mean()), 3)
+    figures["key_point_rouge2_recall"] = round(rouge2_recall(ref["key_points"], points, lang), 3)
 
     got = [k.text.lower() for k in summary.keywords]
     hits = sum(1 for k in ref["keywords"] if any(k.lower() in g or g in k.lower() for g in got))

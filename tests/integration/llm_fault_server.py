@@ -7,7 +7,9 @@ so a test can check alignment exactly. ``script`` holds one-shot faults consumed
 Retry-After, 500, a delay longer than the client timeout, a 400, malformed content); ``transform`` rewrites
 every answer's cue list (e.g. drop a cue whenever a chunk has more than one). ``responder`` replaces the
 translation: it gets the request body and returns the message content (the summarization tests script JSON
-summaries with it).
+summaries with it). ``response_formats`` records each chat request's ``response_format`` (None when absent);
+with ``reject_json_schema`` set, a request asking for ``{"type": "json_schema"}`` gets the 400 an endpoint
+without structured outputs gives (before any scripted fault is used).
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class FaultServer:
         self.transform: Callable[[Cues], Cues] | None = None
         self.responder: Callable[[dict[str, Any]], str] | None = None
         self.requests: list[Seen] = []
+        self.response_formats: list[dict[str, Any] | None] = []  # per chat request, in order
+        self.reject_json_schema = False  # answer json_schema requests with 400, as endpoints without it do
         self.delay_s = 0.0  # added to every chat completion (to observe concurrency)
         self.in_flight = 0
         self.max_in_flight = 0
@@ -76,6 +80,8 @@ class FaultServer:
         self.transform = None
         self.responder = None
         self.requests.clear()
+        self.response_formats.clear()
+        self.reject_json_schema = False
         self.delay_s = 0.0
         self.max_in_flight = 0
 
@@ -120,6 +126,12 @@ class FaultServer:
             return 200, {}, {"object": "list", "data": [{"id": "fault-echo", "object": "model", "owned_by": "tests"}]}
         if not path.endswith("/chat/completions"):
             return 404, {}, {"error": {"message": f"no route {path}", "type": "not_found"}}
+        response_format = body.get("response_format")
+        self.response_formats.append(response_format)
+        wants_schema = isinstance(response_format, dict) and response_format.get("type") == "json_schema"
+        if self.reject_json_schema and wants_schema:
+            message = "response_format type 'json_schema' is not supported; use 'json_object'"
+            return 400, {}, {"error": {"message": message, "type": "invalid_request_error"}}
         fault = self.script.popleft() if self.script else Fault()
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)

@@ -22,6 +22,7 @@ import pytest
 from ting.audio.v1 import audio_pb2
 from ting.summarization.v1 import summarization_service_pb2 as pb
 from ting.summarization.v1 import summarization_service_pb2_grpc as pb_grpc
+from ting_common.errors import FailedPreconditionError
 from ting_common.transcript import Segment
 from ting_summarize.config import SummarizeSettings
 from ting_summarize.engines import CallControl, Part, StopRequested, SummaryOptions
@@ -177,7 +178,13 @@ async def test_json_summary_maps_to_the_proto(address: str, fault: FaultServer) 
     reply = await summarize(address, request)
     summary = reply.summary
     (seen,) = chat_requests(fault)
-    assert seen.body["response_format"] == {"type": "json_object"} and seen.body["model"] == "fault-echo"
+    assert seen.body["model"] == "fault-echo"
+    response_format = seen.body["response_format"]  # the answer schema itself, strict (OpenAI, llama.cpp)
+    assert response_format["type"] == "json_schema" and response_format["json_schema"]["strict"] is True
+    schema = response_format["json_schema"]["schema"]
+    assert schema["required"] == required_fields(seen.body) and schema["additionalProperties"] is False
+    point = schema["properties"]["key_points"]["items"]
+    assert point["required"] == ["text", "segment_ids"] and point["additionalProperties"] is False
     system = seen.body["messages"][0]["content"]
     assert '"required":["overview","key_points","chapters"' in system and "French (fr)" in system
     assert "Weekly sync" in system and "[101 @ 00:05] S1: We discussed" in seen.body["messages"][1]["content"]
@@ -231,6 +238,7 @@ async def test_malformed_json_is_asked_again(address: str, fault: FaultServer) -
     assert reply.summary.overview == "Segments 100 to 105."
     assert "previous answer was rejected" in second.body["messages"][-1]["content"]
     assert "previous answer was rejected" not in json.dumps(first.body["messages"])
+    assert [r.body["response_format"]["type"] for r in (first, second)] == ["json_schema", "json_schema"]
 
 
 async def test_schema_violations_twice_are_unavailable(address: str, fault: FaultServer) -> None:
@@ -242,6 +250,8 @@ async def test_schema_violations_twice_are_unavailable(address: str, fault: Faul
 
 
 async def test_400_is_failed_precondition_without_retry(address: str, fault: FaultServer) -> None:
+    await summarize(address, llm_request(parts=[pb.SUMMARY_PART_KEYWORDS]))  # the endpoint takes json_schema
+    fault.requests.clear()
     fault.script.append(Fault(status=400, body={"error": {"message": "context length exceeded"}}))
     details = await expect(address, llm_request(), grpc.StatusCode.FAILED_PRECONDITION)
     assert "rejected the request (HTTP 400)" in details and "context length exceeded" in details
@@ -334,3 +344,64 @@ async def test_stop_flag_cancels_the_request(fault: FaultServer) -> None:
     with pytest.raises(StopRequested):
         await asyncio.to_thread(engine.summarize, domain, SummaryOptions(parts=(Part.OVERVIEW,)), control)
     assert time.monotonic() - started < 4.0  # well before the 6 s answer: the stop flag ended the wait
+
+
+def domain(segs: list[audio_pb2.Segment]) -> tuple[Segment, ...]:
+    return tuple(
+        Segment(id=s.id, start=s.start_ms / 1000, end=s.end_ms / 1000, text=s.text, speaker=s.speaker) for s in segs
+    )
+
+
+async def test_endpoint_without_json_schema_falls_back_to_json_mode_once(fault: FaultServer) -> None:
+    engine = create_llm_engine(settings(fault))
+    fault.reject_json_schema = True
+    options = SummaryOptions(parts=(Part.OVERVIEW, Part.KEYWORDS))
+    first = await asyncio.to_thread(engine.summarize, domain(segments(6)), options, CallControl())
+    assert first.overview == "Segments 100 to 105." and [k.text for k in first.keywords] == ["budget", "report"]
+    # The json_schema request got the 400; the same request went again in JSON mode, schema still in the prompt.
+    assert [f["type"] if f else None for f in fault.response_formats] == ["json_schema", "json_object"]
+    rejected, accepted = chat_requests(fault)
+    assert rejected.body["messages"] == accepted.body["messages"]
+    # Remembered: the next summary (a new client of the same engine) asks in JSON mode straight away, and a bad
+    # answer is still validated and asked again (bounded), in JSON mode.
+    fault.requests.clear()
+    fault.response_formats.clear()
+    fault.script.append(Fault(content='{"overview": 42}'))
+    second = await asyncio.to_thread(engine.summarize, domain(segments(6)), options, CallControl())
+    assert second.overview == "Segments 100 to 105."
+    assert [f["type"] if f else None for f in fault.response_formats] == ["json_object", "json_object"]
+    assert "previous answer was rejected" in chat_requests(fault)[1].body["messages"][-1]["content"]
+
+
+async def test_a_400_that_json_mode_also_gets_is_the_requests_error(fault: FaultServer) -> None:
+    engine = create_llm_engine(settings(fault))
+    too_long = Fault(status=400, body={"error": {"message": "context length exceeded"}})
+    fault.script.extend([too_long, too_long])
+    options = SummaryOptions(parts=(Part.OVERVIEW,))
+    with pytest.raises(FailedPreconditionError, match="context length exceeded"):
+        await asyncio.to_thread(engine.summarize, domain(segments(3)), options, CallControl())
+    assert [f["type"] if f else None for f in fault.response_formats] == ["json_schema", "json_object"]
+    # Not taken for "no json_schema": the next summary asks with the schema again.
+    fault.response_formats.clear()
+    await asyncio.to_thread(engine.summarize, domain(segments(3)), options, CallControl())
+    assert [f["type"] if f else None for f in fault.response_formats] == ["json_schema"]
+
+
+async def test_concurrent_map_requests_probe_json_schema_once(fault: FaultServer) -> None:
+    config = settings(fault, llm_context_tokens=1536, llm_max_output_tokens=256)
+    engine = create_llm_engine(config)
+    fault.reject_json_schema = True
+    options = SummaryOptions(parts=(Part.OVERVIEW, Part.CHAPTERS))
+    summary = await asyncio.to_thread(engine.summarize, domain(segments(40, words=16)), options, CallControl())
+    assert summary.chunk_count > 1 and summary.chapters
+    kinds = [f["type"] if f else None for f in fault.response_formats]
+    assert kinds.count("json_schema") == 1 and kinds[0] == "json_schema"
+    assert kinds[1:] == ["json_object"] * (len(kinds) - 1)
+
+
+async def test_json_mode_off_sends_no_response_format(fault: FaultServer) -> None:
+    engine = create_llm_engine(settings(fault, llm_json_mode=False))
+    summary = await asyncio.to_thread(
+        engine.summarize, domain(segments(3)), SummaryOptions(parts=(Part.OVERVIEW,)), CallControl()
+    )
+    assert summary.overview == "Segments 100 to 102." and fault.response_formats == [None]

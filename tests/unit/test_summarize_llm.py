@@ -19,6 +19,7 @@ from ting_summarize.engines.llm import (
     to_summary,
     transcript_line,
 )
+from ting_summarize.engines.structured import SchemaSupport, json_schema_format
 
 SEGMENTS = (
     Segment(id=10, start=0.0, end=4.0, text="Welcome. Today we plan the launch.", speaker="S1"),
@@ -146,3 +147,29 @@ def test_engine_settings_are_checked() -> None:
     with pytest.raises(InvalidArgumentError, match="output_language_code"):
         engine.validate(SummaryOptions(output_language="French please"))
     assert engine.describe().device == "remote" and engine.describe().max_input_tokens == 8192
+
+
+def test_response_format_is_the_strict_answer_schema_with_list_limits() -> None:
+    schema = answer_schema(["overview", "keywords", "chapters"], {"keywords": 5, "chapters": 3, "overview": 9})
+    assert schema["properties"]["keywords"]["maxItems"] == 5 and schema["properties"]["chapters"]["maxItems"] == 3
+    assert "maxItems" not in schema["properties"]["overview"]  # only lists get a limit
+    assert "maxItems" not in answer_schema(["keywords"])["properties"]["keywords"]  # no limit unless asked
+    response_format = json_schema_format("summary", schema)
+    assert response_format["type"] == "json_schema"
+    spec = response_format["json_schema"]
+    assert (spec["name"], spec["strict"]) == ("summary", True)
+    strict = spec["schema"]
+    # OpenAI's strict mode: every object requires all its properties and allows no others, nested ones too.
+    assert strict["required"] == ["overview", "keywords", "chapters"] and strict["additionalProperties"] is False
+    chapter = strict["properties"]["chapters"]["items"]
+    assert chapter["required"] == ["title", "start_segment_id", "summary"] and chapter["additionalProperties"] is False
+    assert schema["properties"]["chapters"]["items"]["required"] == ["title", "start_segment_id"]  # input untouched
+    # Answers with the optional fields left out still validate with the pydantic model.
+    assert SummaryAnswer.model_validate({"chapters": [{"title": "A", "start_segment_id": 1}]}).chapters[0].summary == ""
+
+
+def test_schema_support_is_unknown_until_told() -> None:
+    support = SchemaSupport()
+    assert support.value is None
+    support.set(False)
+    assert support.value is False

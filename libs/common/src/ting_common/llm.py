@@ -48,6 +48,7 @@ __all__ = [
     "LLMClient",
     "LLMSettings",
     "MalformedJSONError",
+    "ResponseFormatRejectedError",
     "RetryPolicy",
     "error_detail",
     "estimate_tokens",
@@ -230,6 +231,10 @@ class JSONCompletion(Generic[ModelT]):
     completion_tokens: int
 
 
+class ResponseFormatRejectedError(FailedPreconditionError):
+    """The endpoint does not take the ``json_schema`` response format (it answered 400/422 to one)."""
+
+
 class LLMClient:
     """One ``openai.AsyncOpenAI`` (``max_retries=0``: the retries are ours) with :class:`RetryPolicy`.
 
@@ -297,11 +302,18 @@ class LLMClient:
         return wait
 
     async def complete(
-        self, messages: Sequence[Message], *, max_tokens: int, json_mode: bool | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        json_mode: bool | None = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> Completion:
         """One chat completion with transport retries; raises ``ting_common.errors`` domain errors.
 
-        ``json_mode`` (default: the settings') sends ``response_format={"type": "json_object"}``.
+        ``json_mode`` (default: the settings') sends ``response_format={"type": "json_object"}``; a
+        ``response_format`` (e.g. a ``json_schema`` one) is sent as given instead. An endpoint that answers a
+        ``json_schema`` request with 400/422 raises :class:`ResponseFormatRejectedError`.
         """
         started = time.monotonic()
         attempts = 0
@@ -311,7 +323,9 @@ class LLMClient:
             "temperature": self.settings.temperature,
             "max_tokens": max_tokens,
         }
-        if self.settings.json_mode if json_mode is None else json_mode:
+        if response_format is not None:
+            kwargs["response_format"] = dict(response_format)
+        elif self.settings.json_mode if json_mode is None else json_mode:
             kwargs["response_format"] = {"type": "json_object"}
         response: Any = None
         try:
@@ -325,6 +339,9 @@ class LLMClient:
                     attempts = attempt.retry_state.attempt_number
                     response = await self._client.chat.completions.create(**kwargs)
         except openai.APIStatusError as exc:
+            if exc.status_code in (400, 422) and kwargs.get("response_format", {}).get("type") == "json_schema":
+                # The same message as any rejection: whether json_schema was the cause is the caller's to judge.
+                raise ResponseFormatRejectedError(str(self._status_error(exc, attempts))) from exc
             raise self._status_error(exc, attempts) from exc
         except openai.APITimeoutError as exc:
             raise UnavailableError(
@@ -373,9 +390,11 @@ class LLMClient:
         answer_attempts: int = 2,
         check: Callable[[ModelT], None] | None = None,
         what: str = "answer",
+        response_format: Mapping[str, Any] | None = None,
     ) -> JSONCompletion[ModelT]:
         """Ask until the answer is JSON that validates as ``schema`` (and passes ``check``), at most
-        ``answer_attempts`` requests; each retry tells the model what was wrong with its last answer.
+        ``answer_attempts`` requests; each retry tells the model what was wrong with its last answer. Every
+        request asks for ``response_format`` when given (see :meth:`complete`).
 
         ``check`` raises ``ValueError`` for answers that are valid JSON but unusable (e.g. a required part is
         missing). When every answer is rejected: :class:`~ting_common.errors.UnavailableError` naming ``what``,
@@ -385,7 +404,7 @@ class LLMClient:
         attempts = prompt_tokens = completion_tokens = 0
         reason = ""
         for request in range(1, max(1, answer_attempts) + 1):
-            completion = await self.complete(history, max_tokens=max_tokens)
+            completion = await self.complete(history, max_tokens=max_tokens, response_format=response_format)
             attempts += completion.attempts
             prompt_tokens += completion.prompt_tokens
             completion_tokens += completion.completion_tokens

@@ -65,7 +65,11 @@ class SummarizeSettings(ServiceSettings):
     )
     llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature (0 = most deterministic).")
     llm_json_mode: bool = Field(
-        True, description="Ask for response_format=json_object (supported by OpenAI, vLLM, Ollama, llama.cpp)."
+        True,
+        description=(
+            "Constrain answers with response_format: json_schema with the summary schema (OpenAI, llama.cpp, vLLM), "
+            "json_object where the endpoint answers 400 to that (remembered); off: the schema is in the prompt only."
+        ),
     )
     llm_answer_attempts: int = Field(
         2,

@@ -1,14 +1,21 @@
 """The offline ``extractive`` engine: useful summaries with no LLM.
 
-Every sentence gets one vector that joins its all-MiniLM-L6-v2 embedding with a TF-IDF vector of its
-content terms (weights ``EMBEDDING_WEIGHT`` for English; Chinese leans on the lexical part, as the
-model was trained on English). On those vectors:
+Every sentence gets a TF-IDF vector of its lexical terms (word unigrams + bigrams; Han character bigrams
+without function characters). For English (``ENCODER_LANGUAGES``) it is joined with the sentence's
+all-MiniLM-L6-v2 embedding (``EMBEDDING_WEIGHT``); every other language uses the lexical vector alone,
+because the model was trained on English and its vectors of Chinese text carry no topic. On those vectors:
 
 * chapters — the optimal contiguous partition of the segment vectors (minimum within-chapter
-  dispersion, dynamic programming), the count capped by ``max_chapters`` or a length-based prior and
-  lowered while extra splits gain little; titles from the chapter's most specific keyphrases,
+  dispersion, dynamic programming; lexical vectors are pooled over neighbouring segments first, as
+  TextTiling compares blocks), the count capped by ``max_chapters`` or a length-based prior and
+  lowered while extra splits gain little; a boundary then moves to a nearby topic-transition cue
+  ("let's move on to ...", "第二个议题是..."); titles from the chapter's most specific keyphrases,
   summaries from its most central informative sentence;
-* overview and key points — TextRank centrality, MMR for diversity, spread over the chapters;
+* overview — TextRank centrality, MMR for diversity, spread over the chapters;
+* key points — content units (a speaker's consecutive sentences, short ones merged; no questions,
+  greetings or agenda talk), those closer to another chapter than their own (agenda, recap) left out,
+  ranked by TextRank centrality within the chapter times information (IDF mass), picked with MMR,
+  one per chapter before the chapters' shares of the rest;
 * action items — commitment/request/deadline patterns (:mod:`.actions`);
 * keywords — keyphrases by frequency, length and specificity to a chapter (:mod:`.keyphrases`);
 * questions and answers — a question and the next speaker's reply; speaker summaries — talk time,
@@ -49,15 +56,36 @@ from ting_summarize.engines import keyphrases as kp
 from ting_summarize.engines.actions import extract_action_items
 from ting_summarize.engines.dates import parse_reference_date
 from ting_summarize.engines.encoder import MODEL_NAME, FloatArray, SentenceEncoder
-from ting_summarize.engines.ranking import mmr, normalize_rows, segment_topics, textrank
-from ting_summarize.engines.text import Sentence, content_terms, is_cjk, split_sentences, text_length
+from ting_summarize.engines.ranking import (
+    mmr,
+    normalize_rows,
+    pool_neighbours,
+    segment_topics,
+    snap_to_cues,
+    textrank,
+    tfidf,
+)
+from ting_summarize.engines.text import (
+    Sentence,
+    is_cjk,
+    lexical_terms,
+    split_sentences,
+    text_length,
+    transition_cue,
+)
 
 logger = logging.getLogger(__name__)
 
 ENGINE_NAME = "extractive"
-# Share of the embedding in the joint sentence vector (the rest is lexical TF-IDF).
-EMBEDDING_WEIGHT = {"en": 0.7, "zh": 0.3}
-DEFAULT_EMBEDDING_WEIGHT = 0.5
+# Languages all-MiniLM-L6-v2 was trained on, and the share of its embedding in their joint sentence vector
+# (the rest is lexical TF-IDF); every other language gets the lexical vector alone.
+ENCODER_LANGUAGES = frozenset({"en"})
+EMBEDDING_WEIGHT = 0.7
+# Chapter search on lexical vectors compares blocks of a segment and this many neighbours on each side (five
+# segments of ~10 content terms: about TextTiling's block of 6 x 20 tokens).
+LEXICAL_POOL_RADIUS = 2
+# A chapter boundary moves to a topic-transition cue ("let's move on to ...") at most this many segments away.
+CUE_REACH = 2
 # Auto chapter count: chapters grow with the square root of the length (about 3 in 6 minutes, 9 in an
 # hour), at most this many; no chapter shorter than MIN_CHAPTER_S or a quarter of the average chapter.
 CHAPTERS_PER_SQRT_MINUTE = 1.2
@@ -87,8 +115,8 @@ class ExtractiveEngine:
         return EngineDescription(
             name=self.name,
             description=(
-                "Offline extractive summaries: TextRank/MMR sentence selection, TextTiling chapters, "
-                "rule-based action items (en, zh); no LLM"
+                "Offline extractive summaries: TextRank/MMR sentence selection, topic-shift chapters "
+                "(MiniLM + TF-IDF for English, TF-IDF elsewhere), rule-based action items (en, zh); no LLM"
             ),
             model=MODEL_NAME,
             loaded=True,
@@ -122,25 +150,22 @@ class ExtractiveEngine:
 
     # -- vectors --------------------------------------------------------------------------------
     def _vectors(self, sentences: Sequence[Sentence], language: str) -> FloatArray:
-        """Joint unit vectors: sqrt(w)·embedding ⊕ sqrt(1-w)·tf-idf, so a dot product blends both cosines."""
-        base = language.split("-")[0].lower()
-        weight = EMBEDDING_WEIGHT.get(base, DEFAULT_EMBEDDING_WEIGHT)
+        """Unit sentence vectors: TF-IDF of lexical terms, joined with the MiniLM embedding for the languages
+        the encoder was trained on (``sqrt(w)·embedding ⊕ sqrt(1-w)·tf-idf``, so a dot product blends both
+        cosines). Elsewhere the embedding is noise (an English word-piece model reading Han characters), so the
+        vectors are lexical only."""
+        lexical = tfidf([lexical_terms(s.text, language) for s in sentences])
+        if not uses_encoder(language):
+            return lexical
         embeddings = self.encoder.encode([s.text for s in sentences])
-        terms = [content_terms(s.text, language) for s in sentences]
-        df: Counter[str] = Counter(t for ts in terms for t in ts)
-        vocab = {t: i for i, t in enumerate(sorted(df))}
-        lexical = np.zeros((len(sentences), max(1, len(vocab))), dtype=np.float32)
-        n = len(sentences)
-        for row, ts in enumerate(terms):
-            for t in ts:
-                lexical[row, vocab[t]] = math.log(1.0 + n / df[t])
-        lexical = normalize_rows(lexical)
+        weight = EMBEDDING_WEIGHT
         joint = np.concatenate([math.sqrt(weight) * embeddings, math.sqrt(1.0 - weight) * lexical], axis=1)
         return normalize_rows(joint.astype(np.float32))
 
     # -- parts ------------------------------------------------------------------------------------
+    @staticmethod
     def _chapter_spans(
-        self, segments: Sequence[Segment], seg_vectors: FloatArray, max_chapters: int
+        segments: Sequence[Segment], seg_vectors: FloatArray, max_chapters: int
     ) -> list[tuple[int, int]]:
         """(first, last) segment index of each chapter."""
         n = len(segments)
@@ -153,6 +178,7 @@ class ExtractiveEngine:
             return [(0, n - 1)]
         min_duration = max(MIN_CHAPTER_S, MIN_CHAPTER_SHARE * duration / max_chapters)
         cuts = segment_topics(seg_vectors, [s.start for s in segments], end, max_chapters, min_duration)
+        cuts = snap_to_cues(cuts, [transition_cue(s.text) for s in segments], CUE_REACH)
         edges = [0, *cuts, n]
         return [(a, b - 1) for a, b in itertools.pairwise(edges)]
 
@@ -175,6 +201,8 @@ class ExtractiveEngine:
             for sid in s.segment_ids:
                 seg_vectors[index_of[sid]] += vectors[s.index]
         seg_vectors = normalize_rows(seg_vectors)
+        if not uses_encoder(language):
+            seg_vectors = pool_neighbours(seg_vectors, LEXICAL_POOL_RADIUS)
         spans = self._chapter_spans(segments, seg_vectors, options.max_chapters)
         chapter_of_segment = {segments[i].id: c for c, (a, b) in enumerate(spans) for i in range(a, b + 1)}
         chapter_sentences: list[list[int]] = [[] for _ in spans]
@@ -207,7 +235,7 @@ class ExtractiveEngine:
             overview = self._overview(sentences, chapters, chapter_sentences, informative, relevance, vectors, options)
         key_points: list[KeyPoint] = []
         if Part.KEY_POINTS in parts:
-            key_points = self._key_points(sentences, chapter_sentences, informative, relevance, vectors, options)
+            key_points = self._key_points(sentences, chapter_sentences, vectors, options)
         action_items: list[ActionItem] = []
         if Part.ACTION_ITEMS in parts or Part.SPEAKER_SUMMARIES in parts:
             action_items = extract_action_items(
@@ -304,28 +332,61 @@ class ExtractiveEngine:
         self,
         sentences: Sequence[Sentence],
         chapter_sentences: Sequence[Sequence[int]],
-        informative: Sequence[int],
-        relevance: Sequence[float],
         vectors: FloatArray,
         options: SummaryOptions,
     ) -> list[KeyPoint]:
+        """Key points: content units (a speaker's short sentences merged), ranked by TextRank centrality within
+        their chapter times information, picked with MMR, one per chapter before any extras."""
+        cjk = is_cjk(options.language)
+        units = key_point_units(sentences, cjk)
+        if not units:
+            return []
+        unit_vectors = normalize_rows(np.stack([vectors[list(u)].sum(axis=0) for u in units]).astype(np.float32))
+        chapter_of_sentence = {i: c for c, idx in enumerate(chapter_sentences) for i in idx}
+        chapter_units: list[list[int]] = [[] for _ in chapter_sentences]
+        for k, unit in enumerate(units):
+            chapter_units[chapter_of_sentence[unit[0]]].append(k)
+        texts = [("" if cjk else " ").join(sentences[i].text for i in u) for u in units]
+        information = _information(texts, options.language)
+        relevance = [0.0] * len(units)
+        # A unit closer to another chapter's centroid than to its own is an agenda or a recap, not this topic.
+        centroids = normalize_rows(
+            np.stack(
+                [unit_vectors[m].sum(axis=0) if m else np.zeros(unit_vectors.shape[1]) for m in chapter_units]
+            ).astype(np.float32)
+        )
+        affinity = unit_vectors @ centroids.T
+        for c, members in enumerate(chapter_units):
+            if len(chapter_units) > 1:
+                own = [k for k in members if affinity[k, c] >= np.delete(affinity[k], c).max()]
+                chapter_units[c] = own or members
+        for members in chapter_units:
+            if not members:
+                continue
+            local = textrank(unit_vectors[members] @ unit_vectors[members].T)
+            for j, k in enumerate(members):
+                # centrality relative to a uniform rank, so chapters of different sizes compare
+                relevance[k] = float(local[j]) * len(members) * information[k]
         limit = KEY_POINT_LIMIT[options.length]
-        k = max(1, min(limit, round(math.sqrt(len(sentences)))))
-        pool = set(informative)
-        sizes = [len([i for i in idx if i in pool]) for idx in chapter_sentences]
-        total = max(1, sum(sizes))
-        # Spread the points over the chapters in proportion to their length (at least one each while possible).
-        quota = [max(1 if k >= len(sizes) else 0, round(k * s / total)) if s else 0 for s in sizes]
+        k_total = max(1, min(limit, round(math.sqrt(len(sentences)))))
         picked: list[int] = []
-        for c in sorted(range(len(sizes)), key=lambda c: -sizes[c]):
-            candidates = [i for i in chapter_sentences[c] if i in pool]
-            picked.extend(mmr(relevance, vectors, quota[c], candidates, picked, MMR_DIVERSITY))
-        if len(picked) < k:
-            picked.extend(mmr(relevance, vectors, k - len(picked), list(informative), picked, MMR_DIVERSITY))
-        return [
-            KeyPoint(sentences[i].text, sentences[i].segment_ids, sentences[i].start, sentences[i].end)
-            for i in sorted(picked[:limit])
-        ]
+        order = sorted(range(len(chapter_units)), key=lambda c: -len(chapter_units[c]))
+        for c in order:  # one per chapter first, largest chapters first
+            if len(picked) < k_total:
+                picked.extend(mmr(relevance, unit_vectors, 1, chapter_units[c], picked, MMR_DIVERSITY))
+        total = max(1, sum(len(m) for m in chapter_units))
+        for c in order:  # then the chapters' shares of the rest
+            share = round(k_total * len(chapter_units[c]) / total) - 1
+            room = min(share, k_total - len(picked))
+            picked.extend(mmr(relevance, unit_vectors, room, chapter_units[c], picked, MMR_DIVERSITY))
+        if len(picked) < k_total:
+            picked.extend(mmr(relevance, unit_vectors, k_total - len(picked), range(len(units)), picked, MMR_DIVERSITY))
+        result: list[KeyPoint] = []
+        for k in sorted(picked[:limit]):
+            first, last = sentences[units[k][0]], sentences[units[k][-1]]
+            ids = tuple(dict.fromkeys(i for s in units[k] for i in sentences[s].segment_ids))
+            result.append(KeyPoint(texts[k], ids, first.start, last.end))
+        return result
 
     @staticmethod
     def _keywords(
@@ -393,6 +454,75 @@ class ExtractiveEngine:
                 )
             result.append(SpeakerSummary(label, name, text.strip(), talk, turns))
         return result
+
+
+# Sentences that carry no content of their own: greetings, thanks, agreement, meeting management.
+_FILLER_EN = re.compile(
+    r"^(?:ok(?:ay)?|so|well|right|good|great|perfect|thanks?|thank you|yes|yeah|sure|agreed|i agree|hi|hello|"
+    r"good (?:morning|afternoon|evening)|sounds (?:good|great|reasonable)|that's (?:great|fair|painful|"
+    r"a good (?:point|idea)))\b[^.!?]{0,20}[.!?]$"
+    r"|\b(?:let's get started|let's start|see you|thanks,? everyone|that's all|let me summari[sz]e)\b",
+    re.IGNORECASE,
+)
+_FILLER_ZH = re.compile(
+    r"^(?:好的?|对|是的?|嗯|没问题|谢谢|同意|可以)[，。！,.!]|大家好|我们开始吧|今天就到这里|谢谢大家|总结一下"
+)
+# Sentences shorter than this (words; Han characters for CJK) are merged with the speaker's next sentence.
+SHORT_UNIT = {False: 15, True: 24}
+# A key-point unit grows to at most this length by merging short sentences; shorter than MIN_UNIT, it is too
+# slight to stand as a key point (kept only when nothing longer exists).
+MAX_UNIT = {False: 45, True: 70}
+MIN_UNIT = {False: 10, True: 16}
+
+
+def is_filler(text: str) -> bool:
+    """True for a sentence with no content of its own (greeting, thanks, bare agreement, agenda management)."""
+    return bool(_FILLER_EN.search(text.strip()) or _FILLER_ZH.search(text.strip())) or transition_cue(text) != 0
+
+
+def key_point_units(sentences: Sequence[Sentence], cjk: bool) -> list[tuple[int, ...]]:
+    """Candidate key points: one speaker's consecutive content sentences (no questions, no fillers), a short
+    sentence (under ``SHORT_UNIT``) merged with its neighbour while the unit stays within ``MAX_UNIT``."""
+    short, longest = SHORT_UNIT[cjk], MAX_UNIT[cjk]
+    units: list[tuple[int, ...]] = []
+    run: list[int] = []
+    size = 0
+    for s in sentences:
+        length = text_length(s.text)
+        content = not s.is_question and not is_filler(s.text)
+        joins = (
+            content
+            and bool(run)
+            and run[-1] + 1 == s.index
+            and sentences[run[-1]].speaker == s.speaker
+            and (size < short or length < short)
+            and size + length <= longest
+        )
+        if run and not joins:
+            units.append(tuple(run))
+            run, size = [], 0
+        if content:
+            run.append(s.index)
+            size += length
+    if run:
+        units.append(tuple(run))
+    substantial = [u for u in units if sum(text_length(sentences[i].text) for i in u) >= MIN_UNIT[cjk]]
+    return substantial or units
+
+
+def _information(texts: Sequence[str], language: str) -> list[float]:
+    """How much a unit says: the IDF mass of its distinct terms, relative to the median unit (capped at 2)."""
+    docs = [set(lexical_terms(t, language)) for t in texts]
+    df: Counter[str] = Counter(t for d in docs for t in d)
+    n = len(docs)
+    mass = [sum(math.log(1.0 + n / df[t]) for t in d) for d in docs]
+    median = float(np.median(mass)) if mass else 1.0
+    return [min(2.0, math.sqrt(m / median)) if median > 0 else 1.0 for m in mass]
+
+
+def uses_encoder(language: str) -> bool:
+    """True when the sentence encoder understands ``language`` (else the engine works on lexical vectors)."""
+    return language.split("-")[0].lower() in ENCODER_LANGUAGES
 
 
 def top_phrases_for(

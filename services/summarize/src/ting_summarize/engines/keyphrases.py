@@ -20,6 +20,10 @@ _NUMBER_WORDS = frozenset(
     )
 )
 _INNER_STOP_ZH = frozenset("的了吗呢吧啊是")
+# Numerals (and the 前 of 之前/以前) begin amounts, dates and deadlines ("八万元", "五月", "前完成"), not topics.
+_START_STOP_ZH = frozenset("零一二两三四五六七八九十百千万亿第前")
+# Ends: directional/aspect complements close verb phrases ("发出去"); 会 ending a phrase is a noun (发布会, 宴会).
+_END_STOP_ZH = (STOPCHARS_ZH - frozenset("会")) | frozenset("去来着过")
 _BREAK_EN = re.compile(r"[.,;:!?()\[\]\"“”…—–]+|\s-\s")
 
 
@@ -59,7 +63,9 @@ def _zh_phrases(text: str) -> list[tuple[str, str]]:
         for n in (2, 3, 4):
             for i in range(len(run) - n + 1):
                 gram = run[i : i + n]
-                if gram[0] in STOPCHARS_ZH or gram[-1] in STOPCHARS_ZH or any(c in _INNER_STOP_ZH for c in gram):
+                if gram[0] in STOPCHARS_ZH or gram[0] in _START_STOP_ZH or gram[-1] in _END_STOP_ZH:
+                    continue
+                if any(c in _INNER_STOP_ZH for c in gram):
                     continue
                 if any(b in STOP_BIGRAMS_ZH for b in (gram[j : j + 2] for j in range(n - 1))):
                     continue

@@ -4,10 +4,12 @@ Transcript lines are sent as ``[12 @ 03:25] Maria (S1): text`` (segment id, star
 can point at segments; every time in the result is mapped back from those ids, never taken from the model.
 
 * **Structured output** — the answer is one JSON object whose JSON schema (generated from the pydantic models
-  below, restricted to the requested parts) is part of the system prompt; ``response_format=json_object`` is
-  sent in JSON mode. The answer is validated with pydantic and every requested part must be present; a
-  malformed or schema-violating answer is asked again (``answer_attempts`` requests in all, each retry told
-  what was wrong), then the call is UNAVAILABLE with the reason. Transport retries (429/5xx/timeouts,
+  below, restricted to the requested parts) is part of the system prompt and, in JSON mode, is sent as
+  ``response_format={"type": "json_schema", ...}`` (strict), so endpoints that constrain decoding (OpenAI,
+  llama.cpp) can only write that schema; an endpoint that answers 400 to it is asked with ``json_object``
+  instead, from then on (:mod:`.structured`). The answer is validated with pydantic and every requested part
+  must be present; a malformed or schema-violating answer is asked again (``answer_attempts`` requests in all,
+  each retry told what was wrong), then the call is UNAVAILABLE with the reason. Transport retries (429/5xx/timeouts,
   ``Retry-After``) and the mapping of HTTP errors are :class:`ting_common.llm.LLMClient`'s.
 * **Map-reduce** — when the transcript does not fit the context (``context_tokens`` minus the answer's
   ``max_output_tokens`` minus the prompt, counted with the conservative estimate), it is cut into chunks of
@@ -29,7 +31,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -56,6 +58,7 @@ from ting_summarize.engines import (
     speaker_stats,
 )
 from ting_summarize.engines.dates import find_due, parse_reference_date, resolve_due
+from ting_summarize.engines.structured import SchemaLLMClient, SchemaSupport, json_schema_format
 
 __all__ = [
     "ENGINE_NAME",
@@ -187,15 +190,16 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
-def answer_schema(fields: Sequence[str]) -> dict[str, Any]:
-    """JSON schema of an answer with exactly ``fields`` (all required), generated from :class:`SummaryAnswer`."""
+def answer_schema(fields: Sequence[str], max_items: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """JSON schema of an answer with exactly ``fields`` (all required), generated from :class:`SummaryAnswer`;
+    ``max_items`` bounds list fields (``maxItems``)."""
     full = SummaryAnswer.model_json_schema()
     inlined = _inline(full, full.get("$defs", {}))
-    return {
-        "type": "object",
-        "properties": {f: inlined["properties"][f] for f in fields},
-        "required": list(fields),
-    }
+    properties = {f: dict(inlined["properties"][f]) for f in fields}
+    for name, limit in (max_items or {}).items():
+        if name in properties and properties[name].get("type") == "array" and limit > 0:
+            properties[name]["maxItems"] = limit
+    return {"type": "object", "properties": properties, "required": list(fields)}
 
 
 # -- transcript and chunks --------------------------------------------------------------------------------------
@@ -311,6 +315,8 @@ class LLMEngine:
         self.max_output_tokens = max_output_tokens
         self.answer_attempts = answer_attempts
         self.max_concurrency = max_concurrency
+        # Whether the endpoint takes response_format json_schema, learnt on the first request and kept.
+        self.schema_support = SchemaSupport()
 
     def describe(self) -> EngineDescription:
         """The engine as ``ListEngines`` shows it (``loaded`` is filled in from :meth:`ready`)."""
@@ -373,12 +379,12 @@ class LLMEngine:
         budget = self._budget(self._system_prompt("direct", requested, options))
         chunks = pack_chunks([estimate_tokens(line) + 1 for line in lines], budget)
         tally = _Tally()
-        client = LLMClient(self.llm, self.retry)
+        client = SchemaLLMClient(self.llm, self.retry, self.schema_support)
         gate = asyncio.Semaphore(self.max_concurrency)
         try:
             if len(chunks) == 1:
                 messages = self._messages("direct", requested, options, "Transcript:\n" + "\n".join(lines))
-                answer = await self._ask(client, gate, messages, requested, tally, "summary")
+                answer = await self._ask(client, gate, messages, requested, tally, "summary", options)
             else:
                 logger.info("map-reduce summary", extra={"chunks": len(chunks), "segments": len(segments)})
                 map_budget = self._budget(self._system_prompt("map", partial_fields, options))
@@ -399,6 +405,7 @@ class LLMEngine:
                             partial_fields,
                             tally,
                             f"summary of transcript part {k}",
+                            options,
                         )
                         for k, chunk in enumerate(chunks, start=1)
                     )
@@ -426,7 +433,7 @@ class LLMEngine:
 
     async def _reduce(
         self,
-        client: LLMClient,
+        client: SchemaLLMClient,
         gate: asyncio.Semaphore,
         partials: list[SummaryAnswer],
         spans: list[tuple[Segment, Segment]],
@@ -447,7 +454,13 @@ class LLMEngine:
             if len(groups) == 1:
                 body = "Partial summaries in time order:\n" + "\n".join(texts)
                 return await self._ask(
-                    client, gate, self._messages("reduce", requested, options, body), requested, tally, "merged summary"
+                    client,
+                    gate,
+                    self._messages("reduce", requested, options, body),
+                    requested,
+                    tally,
+                    "merged summary",
+                    options,
                 )
             if len(groups) == len(partials):  # every partial alone fills a request: merge neighbours pairwise
                 groups = [range(i, min(i + 2, len(partials))) for i in range(0, len(partials), 2)]
@@ -465,6 +478,7 @@ class LLMEngine:
                     partial_fields,
                     tally,
                     "merged partial summary",
+                    options,
                 )
                 for group in groups
             )
@@ -484,12 +498,13 @@ class LLMEngine:
 
     async def _ask(
         self,
-        client: LLMClient,
+        client: SchemaLLMClient,
         gate: asyncio.Semaphore,
         messages: list[dict[str, str]],
         fields: list[str],
         tally: _Tally,
         what: str,
+        options: SummaryOptions,
     ) -> SummaryAnswer:
         """One schema-validated answer with every field of ``fields`` (and a non-blank overview if asked)."""
 
@@ -501,9 +516,10 @@ class LLMEngine:
                 raise ValueError("overview is empty")
 
         async with gate:
-            completion = await client.complete_json(
+            completion = await client.complete_schema(
                 messages,
                 SummaryAnswer,
+                json_schema_format("summary", answer_schema(fields, self._max_items(options))),
                 max_tokens=self.max_output_tokens,
                 answer_attempts=self.answer_attempts,
                 check=check,
@@ -552,7 +568,8 @@ class LLMEngine:
         if options.reference_date:
             lines.append(f"The recording was made on {options.reference_date}.")
         lines.append("Answer with one JSON object only, that follows this JSON schema:")
-        lines.append(json.dumps(answer_schema(fields), ensure_ascii=False, separators=(",", ":")))
+        schema = answer_schema(fields, self._max_items(options))
+        lines.append(json.dumps(schema, ensure_ascii=False, separators=(",", ":")))
         rules = [f"write every text in {language_label(options.output_language or options.language)}"]
         rules += [rule for f in fields if (rule := self._rule(f, options))]
         rules.append("use only segment ids that appear in the input; never invent facts, names or dates")
@@ -560,6 +577,15 @@ class LLMEngine:
         if options.instructions:
             lines.append(f"Extra instructions (they cannot change the JSON structure): {options.instructions}")
         return "\n".join(lines)
+
+    @staticmethod
+    def _max_items(options: SummaryOptions) -> dict[str, int]:
+        """Array limits of the answer schema (``maxItems``, which OpenAI's strict mode and llama.cpp's grammars
+        enforce: a small model that repeats itself still closes the list)."""
+        limits = {"keywords": options.max_keywords, "key_points": KEY_POINT_LIMIT[options.length]}
+        if options.max_chapters:
+            limits["chapters"] = options.max_chapters
+        return limits
 
     @staticmethod
     def _rule(field_name: str, options: SummaryOptions) -> str:

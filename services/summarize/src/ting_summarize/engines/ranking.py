@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,6 +17,34 @@ def normalize_rows(matrix: FloatArray) -> FloatArray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     out: FloatArray = (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
     return out
+
+
+def tfidf(documents: Sequence[Sequence[str]]) -> FloatArray:
+    """Unit TF-IDF rows of tokenized ``documents``: sublinear term frequency ``1 + ln tf`` times the smoothed
+    inverse document frequency ``ln(1 + n / df)`` (a term in every document keeps a small weight)."""
+    n = len(documents)
+    df: Counter[str] = Counter(t for doc in documents for t in set(doc))
+    vocab = {t: i for i, t in enumerate(sorted(df))}
+    matrix = np.zeros((n, max(1, len(vocab))), dtype=np.float32)
+    for row, doc in enumerate(documents):
+        for term, count in Counter(doc).items():
+            matrix[row, vocab[term]] = (1.0 + math.log(count)) * math.log(1.0 + n / df[term])
+    return normalize_rows(matrix)
+
+
+def pool_neighbours(vectors: FloatArray, radius: int) -> FloatArray:
+    """Each row summed with its ``radius`` neighbours on either side, then scaled to unit length.
+
+    TextTiling's block comparison in a form the partition search can use: one short transcript segment
+    shares few terms with the next even inside a topic, a block of neighbours shares many.
+    """
+    if radius <= 0 or vectors.shape[0] < 2:
+        return vectors
+    prefix = np.vstack([np.zeros((1, vectors.shape[1])), np.cumsum(vectors, axis=0, dtype=np.float64)])
+    n = vectors.shape[0]
+    low = np.clip(np.arange(n) - radius, 0, n)
+    high = np.clip(np.arange(n) + radius + 1, 0, n)
+    return normalize_rows((prefix[high] - prefix[low]).astype(np.float32))
 
 
 def textrank(similarity: FloatArray, damping: float = 0.85, iterations: int = 100, tol: float = 1e-6) -> FloatArray:
@@ -126,3 +156,23 @@ def segment_topics(
         i = int(back[level, i])
         cuts.append(i)
     return sorted(c for c in cuts if c > 0)
+
+
+def snap_to_cues(cuts: Sequence[int], cues: Sequence[int], reach: int = 2) -> list[int]:
+    """Move each chapter start in ``cuts`` to the nearest topic-transition cue within ``reach`` units.
+
+    ``cues[i]`` is +1 when unit ``i`` closes a topic (the next chapter starts at ``i + 1``), -1 when it opens
+    one (a chapter starts at ``i``), else 0. A cut moves only where the result keeps every chapter non-empty;
+    among equally near cues the cut that stays put wins, then the earlier one.
+    """
+    n = len(cues)
+    out = list(cuts)
+    for k, cut in enumerate(out):
+        low = (out[k - 1] if k else 0) + 1
+        high = (out[k + 1] if k + 1 < len(out) else n) - 1
+        starts = {i + 1 for i in range(max(0, cut - reach - 1), min(n, cut + reach)) if cues[i] > 0}
+        starts |= {i for i in range(max(0, cut - reach), min(n, cut + reach + 1)) if cues[i] < 0}
+        options = sorted((abs(s - cut), s) for s in starts if low <= s <= high and abs(s - cut) <= reach)
+        if options:
+            out[k] = options[0][1]
+    return out

@@ -217,6 +217,61 @@ def content_terms(text: str, language: str) -> set[str]:
     return {stem(w) for w in words(text) if w.lower() not in STOPWORDS_EN and len(w) > 2}
 
 
+def lexical_terms(text: str, language: str) -> list[str]:
+    """Terms of the lexical (bag-of-n-grams) representation, repeats kept for term frequency.
+
+    Han runs (any language): character bigrams with neither character a function character, minus common
+    function bigrams. Latin words: stemmed unigrams of 3+ letters and bigrams of adjacent such words; English
+    drops its stopwords, other languages leave frequent words to the IDF.
+    """
+    terms: list[str] = []
+    for run in re.findall(r"[\u3400-\u9fff]+", text):
+        for i in range(len(run) - 1):
+            gram = run[i : i + 2]
+            if gram not in STOP_BIGRAMS_ZH and gram[0] not in STOPCHARS_ZH and gram[1] not in STOPCHARS_ZH:
+                terms.append(gram)
+    english = language.split("-")[0].lower() == "en"
+    previous = ""
+    for token in words(text):
+        if not token.isascii():
+            previous = ""
+            continue
+        low = token.lower()
+        if len(low) < 3 or (english and low in STOPWORDS_EN):
+            previous = ""
+            continue
+        term = stem(low)
+        terms.append(term)
+        if previous:
+            terms.append(f"{previous} {term}")
+        previous = term
+    return terms
+
+
+# Topic-transition cue phrases: a segment that announces the next topic ends its chapter ("let's move on to
+# hiring", "我们继续下一个议题"); one that names the new topic as such starts the next ("第二个议题是…").
+_CLOSING_CUE_EN = re.compile(
+    r"\b(?:let'?s|let us|we can|we'll|we will|now we)\s+(?:move|go|turn|switch|jump)\s+on\b"
+    r"|\b(?:move|moving|go|turn|switch)\s+(?:on\s+)?to\s+(?:the\s+)?(?:next|last|final|other)\s+"
+    r"(?:topic|item|point|issue|subject)",
+    re.IGNORECASE,
+)
+_OPENING_CUE_EN = re.compile(
+    r"\b(?:next|second|third|fourth|last|final)\s+(?:topic|item|point|agenda item)\s+(?:is|today is)\b", re.IGNORECASE
+)
+_CLOSING_CUE_ZH = re.compile(r"(?:继续|进入|转到|开始|讨论|说)(?:一下)?(?:下一个|下个|最后一个)(?:议题|话题|事项)")
+_OPENING_CUE_ZH = re.compile(r"(?:第[二三四五六七八九十]|下一|最后一)个?(?:议题|话题|事项)(?:是|就是)")
+
+
+def transition_cue(text: str) -> int:
+    """+1 when ``text`` closes a topic by announcing the next one, -1 when it opens a new topic, else 0."""
+    if _CLOSING_CUE_EN.search(text) or _CLOSING_CUE_ZH.search(text):
+        return 1
+    if _OPENING_CUE_EN.search(text) or _OPENING_CUE_ZH.search(text):
+        return -1
+    return 0
+
+
 def text_length(text: str) -> int:
     """Length used for "too short" checks: words for spaced languages, characters for CJK."""
     cjk = len(_CJK.findall(text))
