@@ -3,7 +3,7 @@
 Scores :class:`ting_asr.diarization.engine.GE2EDiarizer` on
 
 * the synthetic meetings of ``bench/diarization_data.py`` (``--split test`` by default; ``dev`` is the set the
-  engine's thresholds were calibrated on), and
+  engine's thresholds were calibrated on, with ``--count 40``), and
 * ``../shared/eval/meeting_en.ogg`` with the speaker turns of ``meeting_en.json`` (skipped when absent),
 
 with ``pyannote.metrics``: DER (``DiarizationErrorRate(collar=0.25, skip_overlap=False)``) and JER

@@ -6,7 +6,16 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from ting_asr.diarization.clustering import ClusteringSettings, Method, cluster, speaker_bounds
+from ting_asr.diarization.clustering import (
+    ClusteringSettings,
+    Method,
+    _viterbi,
+    cluster,
+    gap_count,
+    resegment,
+    speaker_bounds,
+    within_whitening,
+)
 
 METHODS: tuple[Method, ...] = ("spectral", "agglomerative")
 
@@ -111,3 +120,142 @@ def test_long_inputs_are_subsampled_and_every_row_labelled() -> None:
 )
 def test_speaker_bounds_clamp(args: tuple[int, int, int, int], expected: tuple[int, int]) -> None:
     assert speaker_bounds(*args) == expected
+
+
+# --- count by the largest clear eigengap -------------------------------------------------------------------------
+
+
+def test_gap_count_takes_the_largest_clear_gap_not_the_largest_gap() -> None:
+    # gaps for k = 1..6: 0.01, 0.59, 0.02, 0.28, 0.02, 0.03. The largest is at k=2 (two groups of voices); the
+    # last clear one, at k=4, separates the look-alikes inside a group.
+    values = np.array([0.0, 0.01, 0.6, 0.62, 0.9, 0.92, 0.95])
+    assert gap_count(values, 1, 6, 0.14) == 4
+    assert gap_count(values, 1, 6, 0.3) == 2
+    assert gap_count(values, 1, 3, 0.14) == 2  # never above high
+
+
+def test_gap_count_without_a_clear_gap_falls_back_to_the_largest() -> None:
+    values = np.array([0.0, 0.02, 0.05, 0.13, 0.15, 0.2])
+    assert gap_count(values, 1, 5, 0.5) == 3
+    assert gap_count(values, 4, 5, 0.5) == 5  # the largest gap within [low, high]
+    assert gap_count(values, 3, 3, 0.5) == 3
+
+
+# --- within-speaker whitening ------------------------------------------------------------------------------------
+
+
+def voices_with_drift(
+    k: int, turns: int, per_turn: int, *, seed: int = 0, dim: int = 64
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``k`` look-alike voices (a shared base plus a small voice-specific offset) whose windows wander along four
+    shared nuisance axes (what is being said), per turn and from window to window, further than the voices lie
+    apart. Windows of one turn share a group; turns rotate through the voices."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=dim)
+    voices = base + 0.4 * rng.normal(size=(k, dim))
+    nuisance = rng.normal(size=(4, dim))
+    rows, truth, groups = [], [], []
+    for t in range(turns * k):
+        turn = 0.15 * rng.normal(size=4)
+        for _ in range(per_turn):
+            rows.append(voices[t % k] + (turn + 0.15 * rng.normal(size=4)) @ nuisance + 0.05 * rng.normal(size=dim))
+            truth.append(t % k)
+            groups.append(t)
+    x = np.asarray(rows)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x, np.asarray(truth, dtype=np.int64), np.asarray(groups, dtype=np.int64)
+
+
+def test_within_whitening_brings_out_the_voices_under_a_larger_drift() -> None:
+    x, truth, groups = voices_with_drift(3, 5, 6, seed=4)
+
+    def ratio(space: npt.NDArray[np.float64]) -> float:
+        """Mean cosine to the own speaker's windows over the mean cosine to others' (higher: voices stand out)."""
+        sim = space @ space.T
+        same = truth[:, None] == truth[None, :]
+        np.fill_diagonal(same, False)
+        other = truth[:, None] != truth[None, :]
+        return float(np.mean(sim[same]) - np.mean(sim[other]))
+
+    white = within_whitening(x, groups, 0.5)
+    assert np.allclose(np.linalg.norm(white, axis=1), 1.0)
+    assert ratio(white) > ratio(x - x.mean(axis=0)) + 0.2
+
+
+def test_within_whitening_without_pairs_only_centres() -> None:
+    x, _ = blobs(2, 5, seed=1)
+    raw = x.astype(np.float64)
+    centred = raw - raw.mean(axis=0)
+    expected = centred / np.linalg.norm(centred, axis=1, keepdims=True)
+    assert np.allclose(within_whitening(raw, np.arange(10), 0.5), expected)  # every row its own group
+    assert np.allclose(within_whitening(raw, np.zeros(10, dtype=np.int64), 1.0), expected)  # no shrinkage left
+
+
+@pytest.mark.parametrize("k", [3, 4])
+def test_groups_let_look_alike_voices_be_counted(k: int) -> None:
+    with_groups = without = 0
+    for seed in range(10):
+        x, truth, groups = voices_with_drift(k, 4, 6, seed=seed)
+        with_groups += agree(cluster(x.astype(np.float32), groups=groups), truth)
+        without += agree(cluster(x.astype(np.float32)), truth)
+    assert with_groups >= 8
+    assert without <= 3
+
+
+def test_one_voice_with_drift_and_groups_is_mostly_one_speaker() -> None:
+    ones = 0
+    for seed in range(10):
+        x, _, groups = voices_with_drift(1, 12, 6, seed=seed)
+        ones += set(cluster(x.astype(np.float32), groups=groups).tolist()) == {0}
+    assert ones >= 8
+
+
+def test_three_equal_voices_are_not_taken_for_one() -> None:
+    # A two-way cut of three equal voices must keep each voice on one side, or its halves look alike.
+    x, truth = blobs(3, 100, seed=9)
+    assert agree(cluster(x, settings=ClusteringSettings(max_points=150)), truth)
+
+
+# --- re-segmentation ---------------------------------------------------------------------------------------------
+
+
+def two_voices_in_regions() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Two orthogonal voices; rows 0-5 are region 0 (voice 0), rows 6-11 region 1 (voice 1)."""
+    a, b = np.eye(8)[0], np.eye(8)[1]
+    x = np.asarray([a] * 6 + [b] * 6, dtype=np.float64)
+    truth = np.asarray([0] * 6 + [1] * 6, dtype=np.int64)
+    return x, truth, np.asarray([0] * 6 + [1] * 6, dtype=np.int64)
+
+
+def test_viterbi_pays_for_each_change() -> None:
+    scores = np.asarray([[1.0, 0.0], [0.4, 0.6], [1.0, 0.0]])
+    assert _viterbi(scores, 0.0).tolist() == [0, 1, 0]
+    assert _viterbi(scores, 0.3).tolist() == [0, 0, 0]  # two changes cost 0.6, more than the 0.2 gained
+
+
+def test_resegment_moves_windows_to_their_voice() -> None:
+    x, truth, groups = two_voices_in_regions()
+    noisy = truth.copy()
+    noisy[[2, 9]] = 1 - noisy[[2, 9]]  # one wrong window in each region
+    assert resegment(x, noisy, groups, 0.1).tolist() == truth.tolist()
+
+
+def test_resegment_smooths_within_a_region_but_not_across_regions() -> None:
+    a, b = np.eye(8)[0], np.eye(8)[1]
+    blend = (0.45 * a + 0.55 * b) / np.linalg.norm(0.45 * a + 0.55 * b)
+    x = np.asarray([a, a, blend, a, a, b, b, b], dtype=np.float64)
+    labels = np.asarray([0, 0, 1, 0, 0, 1, 1, 1], dtype=np.int64)
+    # Alone inside region 0, the ambiguous window goes with its neighbours under a switch cost ...
+    assert resegment(x, labels, np.asarray([0, 0, 0, 0, 0, 1, 1, 1]), 0.3).tolist() == [0, 0, 0, 0, 0, 1, 1, 1]
+    # ... but as its own region (between pauses) it keeps the voice it is closest to.
+    assert resegment(x, labels, np.asarray([0, 0, 1, 2, 2, 3, 3, 3]), 0.3).tolist() == [0, 0, 1, 0, 0, 1, 1, 1]
+
+
+def test_resegment_never_changes_the_count() -> None:
+    x, truth, groups = two_voices_in_regions()
+    labels = truth.copy()
+    labels[11] = 2  # a third cluster of one window that sits on voice 1
+    out = resegment(x, labels, groups, 0.1, fit=np.ones(12, dtype=bool))
+    assert int(out.max()) + 1 == 3
+    one = resegment(x, np.zeros(12, dtype=np.int64), groups, 0.1)
+    assert one.tolist() == [0] * 12

@@ -2,7 +2,8 @@
 
 The embedded default (:mod:`.engine`) runs offline: Silero VAD speech regions (the ONNX model inside the
 faster-whisper wheel) → sliding windows → GE2E speaker embeddings (resemblyzer's packaged weights, run in numpy by
-:mod:`.encoder`) → clustering with an automatic speaker count that honours min/max/exact → turn smoothing.
+:mod:`.encoder`) → clustering with an automatic speaker count that honours min/max/exact, in a space whitened
+per recording by how each voice varies → re-segmentation to the nearest speaker → turn smoothing.
 :func:`.assign.assign_speakers` then gives each word (and segment) the speaker whose turn overlaps it most.
 
 Engines sit behind :class:`DiarizationEngine`, over plain numpy audio and these dataclasses, so a pyannote or

@@ -4,21 +4,35 @@ Two methods, both plain numpy (the ASR service depends on numpy, not scipy or sc
 
 * ``"agglomerative"``: average linkage on cosine distance, merging until the closest pair of clusters is
   farther apart than ``threshold`` (or until the count fits ``[min, max]`` / equals the exact count).
-* ``"spectral"``: NME-SC (Park et al., 2019, "Auto-tuning spectral clustering for speaker diarization using
-  normalized maximum eigengap"): the cosine affinity is p-pruned (each row keeps its ``p`` largest entries, as
-  ones), symmetrized, its Laplacian's eigengap gives the count, the pruning ``p`` is the one whose gap is
-  clearest, and k-means clusters the spectral embedding.
+* ``"spectral"`` (the default): the count is the largest k whose eigengap of the normalized Laplacian of the dense
+  affinity ``max(cos, 0) ** 2`` is clear (:func:`gap_count`; ``count_rule="nme"`` reads NME-SC's maximum gap
+  instead), and the partition is NME-SC's (Park et al., 2019, "Auto-tuning spectral clustering for speaker
+  diarization using normalized maximum eigengap"): the cosine affinity is p-pruned (each row keeps its ``p``
+  largest entries, as ones), symmetrized, the pruning ``p`` is the one whose gap is clearest, and k-means clusters
+  the spectral embedding.
 
-Both end with the same clean-up: clusters whose centroids are more alike than ``merge_similarity`` are joined
-(this is how spectral clustering finds a single speaker, which an eigengap cannot say), tiny clusters are folded
-into their nearest neighbour, and every embedding moves to its nearest centroid. Above ``max_points`` embeddings a
-regular subsample is clustered and the rest go to the nearest centroid, which bounds time and memory
-(``max_points²`` floats) on long recordings.
+Given ``groups`` (the speech region of each window, windows in time order), the clustering runs in a space
+whitened per recording by the within-speaker covariance, estimated from the differences of consecutive windows of
+one region (:func:`within_whitening`): an unsupervised stand-in for the LDA/PLDA back ends trained on labelled
+speakers. It shrinks what one voice varies in (words, intonation) and spreads look-alike voices apart.
+
+A recording is one speaker when the two halves of a two-way split have raw centroids more alike than
+``single_speaker_similarity`` (``single_speaker_similarity_whitened`` when the split was made in the whitened
+space; eigengaps cannot say "one"). Then the clean-up: clusters whose raw centroids are
+more alike than ``merge_similarity`` are joined, tiny clusters are folded into their nearest neighbour, and every
+embedding moves to its nearest centroid. Above ``max_points`` embeddings a regular subsample is clustered and the
+rest go to the nearest centroid, which bounds time and memory (``max_points²`` floats) on long recordings.
+
+:func:`resegment` then re-labels windows by their nearest centroid in the whitened space with a cost per change of
+speaker inside a region (a light VBx-style pass; the engine runs it after clustering).
+
+The constants were calibrated on the ``dev`` split of ``bench/diarization_data.py`` (40 meetings) and on
+one-speaker recordings cut from it (each speaker's turns alone); the ``test`` split was only scored.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -32,13 +46,16 @@ Method = Literal["agglomerative", "spectral"]
 
 @dataclass(frozen=True)
 class ClusteringSettings:
-    """Tuning of :func:`cluster` (defaults calibrated on the synthetic set of ``bench/diarization_data.py``)."""
+    """Tuning of :func:`cluster` (defaults calibrated on the ``dev`` split of ``bench/diarization_data.py``)."""
 
     method: Method = "spectral"
     #: Agglomerative: stop merging when the average cosine distance between the closest clusters exceeds this.
     threshold: float = 0.2
     #: Both: one speaker when the two halves of a two-way split have centroids more alike than this.
     single_speaker_similarity: float = 0.9
+    #: The same when the split is made in the whitened space (``groups`` given): such a split follows the
+    #: voices more closely, so its halves are told apart by a higher limit.
+    single_speaker_similarity_whitened: float = 0.92
     #: Both: join clusters whose centroids have a cosine similarity above this (unless that goes below min).
     merge_similarity: float = 0.95
     #: Both: a cluster holding less than this share of the embeddings is folded into its nearest neighbour.
@@ -52,6 +69,19 @@ class ClusteringSettings:
     #: Both: cluster the embeddings minus their mean (re-normalized).
     center: bool = False
     seed: int = 0
+    #: Whitening by the within-speaker covariance (see :func:`within_whitening`), shrunk this far towards a
+    #: multiple of the identity (1.0: centering only). Used when :func:`cluster` is given ``groups``.
+    within_shrinkage: float = 0.5
+    #: Spectral: how the count is read: ``"gap"`` (:func:`gap_count` on the dense affinity's normalized Laplacian)
+    #: or ``"nme"`` (NME-SC's maximum eigengap, which tends to stop at groups of look-alike voices).
+    count_rule: Literal["gap", "nme"] = "gap"
+    #: Spectral, ``"gap"``: the smallest eigengap that counts as clear (flat between 0.10 and 0.16 on dev).
+    count_gap: float = 0.14
+    #: Spectral: the dense affinity is ``max(cos, 0) ** affinity_power``.
+    affinity_power: float = 2.0
+    #: Spectral: the partition for a count: ``"nme"`` (NME-SC's p-pruned graph) or ``"njw"`` (k-means on the dense
+    #: Laplacian's eigenvectors, Ng-Jordan-Weiss; the one-speaker test always splits this way).
+    partition: Literal["njw", "nme"] = "nme"
 
 
 def speaker_bounds(n: int, speaker_count: int, min_speakers: int, max_speakers: int) -> tuple[int, int]:
@@ -73,9 +103,14 @@ def cluster(
     min_speakers: int = 1,
     max_speakers: int = 8,
     settings: ClusteringSettings | None = None,
+    groups: npt.ArrayLike | None = None,
 ) -> IntArray:
     """A cluster index ``0..k-1`` for each row of ``embeddings`` (``(n, dim)``, L2-normalized); every index in
-    ``0..k-1`` is used. ``speaker_count > 0`` asks for exactly that many (fewer when there are fewer rows)."""
+    ``0..k-1`` is used. ``speaker_count > 0`` asks for exactly that many (fewer when there are fewer rows).
+
+    ``groups`` (one id per row, rows in time order) marks rows that surely hold one voice when consecutive and of
+    one group, such as overlapping windows of one speech region: their differences estimate how one voice varies,
+    and the clustering space is whitened by that (:func:`within_whitening`)."""
     s = settings or ClusteringSettings()
     n = int(embeddings.shape[0])
     if n == 0:
@@ -84,27 +119,67 @@ def cluster(
     low, high = speaker_bounds(n, speaker_count, min_speakers, max_speakers)
     if n == 1 or high == 1:
         return np.zeros(n, dtype=np.int64)
+    # Centering removes what all voices of the recording share (channel, language, the TTS engine), which
+    # spreads the speakers apart; whitening also scales down the directions in which one voice wanders. The
+    # one-speaker test and the clean-up compare centroids of the raw embeddings.
+    if groups is not None:
+        full = within_whitening(x, np.asarray(groups).reshape(-1), s.within_shrinkage)
+    elif s.center:
+        full = _normalize(x - x.mean(axis=0))
+    else:
+        full = x
     if n > s.max_points:
         picked = np.linspace(0, n - 1, s.max_points).round().astype(np.int64)
-        sub = x[picked]
+        sub, space = x[picked], full[picked]
     else:
-        sub = x
-    # Centering removes what all voices of the recording share (channel, language, the TTS engine), which
-    # spreads the speakers apart; the look-alike test of the clean-up stays on the raw embeddings.
-    space = _normalize(sub - sub.mean(axis=0)) if s.center else sub
+        sub, space = x, full
     if low == 1:
-        # One speaker or more? Split in two and compare the halves: one voice's halves stay alike.
-        halves = _centroids(sub, _split(space, 2, 2, s))
-        if float(halves[0] @ halves[1]) > s.single_speaker_similarity:
+        # One speaker or more? Split in two and compare the halves' raw centroids: one voice's halves stay alike.
+        # The split is Ng-Jordan-Weiss on the dense graph: with three or more voices it keeps each voice on one
+        # side, where a two-way cut of NME-SC's pruned graph can mix them and make the halves look alike.
+        halves = _centroids(sub, _split(space, 2, 2, replace(s, partition="njw")))
+        limit = s.single_speaker_similarity if groups is None else s.single_speaker_similarity_whitened
+        if float(halves[0] @ halves[1]) > limit:
             return np.zeros(n, dtype=np.int64)
         low = 2
     labels = _split(space, low, high, s)
     labels = _clean_up(sub, labels, low, s)
-    centroids = _centroids(sub, labels)
+    centroids = _centroids(space, labels)
     if sub is not x:
-        labels = np.argmax(x @ centroids.T, axis=1).astype(np.int64)
+        labels = np.argmax(full @ centroids.T, axis=1).astype(np.int64)
         labels = _compact(labels)
     return labels
+
+
+def within_whitening(x: npt.NDArray[np.float64], groups: npt.NDArray[Any], shrinkage: float) -> npt.NDArray[np.float64]:
+    """``x`` centred, whitened by its within-speaker covariance and L2-normalized again.
+
+    Consecutive rows of one group are taken to be one voice (overlapping windows of a speech region), so half the
+    mean outer product of their differences estimates the within-speaker covariance ``W`` without any labels; it is
+    shrunk towards ``trace(W) / dim * I`` by ``shrinkage`` (it has far fewer samples than dimensions) and ``x`` is
+    multiplied by ``W^-1/2``. Directions in which one voice wanders (what is being said, intonation) shrink and
+    those that tell voices apart grow: an unsupervised, per-recording version of the LDA that speaker-recognition
+    back ends train on labelled speakers. Without such pairs (or ``shrinkage >= 1``) it only centres."""
+    centred = x - x.mean(axis=0)
+    pairs = np.flatnonzero(groups[1:] == groups[:-1]) if groups.shape[0] == x.shape[0] else np.zeros(0, np.int64)
+    if pairs.size < 2 or shrinkage >= 1.0:
+        return _normalize(centred)
+    within = np.zeros((x.shape[1], x.shape[1]))
+    for first in range(0, pairs.size, 4096):  # a block of differences at a time: memory stays O(dim²)
+        block = pairs[first : first + 4096]
+        d = x[block + 1] - x[block]
+        within += d.T @ d
+    within /= 2.0 * pairs.size
+    scale = float(np.trace(within)) / within.shape[0]
+    if scale <= 0.0:
+        return _normalize(centred)
+    shrink = min(max(shrinkage, 0.0), 1.0)
+    shrunk = (1.0 - shrink) * within + shrink * scale * np.eye(within.shape[0])
+    values, vectors = np.linalg.eigh(shrunk)
+    transform = vectors / np.sqrt(np.maximum(values, 1e-12 * scale))
+    out: npt.NDArray[np.float64] = centred @ transform
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out
 
 
 def _split(x: npt.NDArray[np.float64], low: int, high: int, s: ClusteringSettings) -> IntArray:
@@ -180,7 +255,57 @@ def _agglomerative(x: npt.NDArray[np.float64], low: int, high: int, threshold: f
 
 
 def _spectral(x: npt.NDArray[np.float64], low: int, high: int, s: ClusteringSettings) -> IntArray:
-    """NME-SC: choose the pruning p and the count k by the normalized maximum eigengap, then k-means."""
+    """The count by ``s.count_rule``, the partition by ``s.partition`` (see :class:`ClusteringSettings`)."""
+    n = x.shape[0]
+    values: npt.NDArray[np.floating[Any]] | None = None
+    vectors: npt.NDArray[np.float64] | None = None
+    if s.partition == "njw":
+        values, vectors = np.linalg.eigh(_normalized_laplacian(x, s.affinity_power))
+    elif s.count_rule == "gap" and low < high:
+        values = np.linalg.eigvalsh(_normalized_laplacian(x, s.affinity_power))
+    if low == high:
+        k = low
+    elif s.count_rule == "gap" and values is not None:
+        k = gap_count(values, low, high, s.count_gap)
+    else:
+        k = _nme(x, low, high, s)[0]
+    embedding = vectors[:, :k] if vectors is not None else _nme(x, k, k, s)[1]
+    embedding = embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
+    return _compact(_kmeans(embedding, k, s.seed)) if k < n else np.arange(n, dtype=np.int64)
+
+
+def _normalized_laplacian(x: npt.NDArray[np.float64], power: float) -> npt.NDArray[np.float64]:
+    """``I - D^-1/2 A D^-1/2`` of the dense affinity ``A = max(cos, 0) ** power`` (zero diagonal)."""
+    aff = np.maximum(x @ x.T, 0.0) ** power
+    np.fill_diagonal(aff, 0.0)
+    inv = 1.0 / np.sqrt(np.maximum(aff.sum(axis=1), 1e-12))
+    lap: npt.NDArray[np.float64] = np.eye(x.shape[0]) - inv[:, None] * aff * inv[None, :]
+    return lap
+
+
+def gap_count(values: npt.NDArray[np.floating[Any]], low: int, high: int, threshold: float) -> int:
+    """The largest k in ``[max(low, 2), high]`` whose eigengap ``values[k] - values[k-1]`` (ascending eigenvalues
+    of a normalized Laplacian) reaches ``threshold``; the largest gap's k when none does.
+
+    Unlike the single maximum gap, this keeps a speaker whose voice is close to another's: voices form groups
+    (two low voices, two high ones), the largest gap often separates the groups, and the one that separates the
+    last two look-alikes is smaller but still clear of the noise gaps above the true count."""
+    if low == high:
+        return low
+    upper = min(high, len(values) - 1)
+    gaps = np.diff(values[: upper + 1])
+    ks = np.arange(1, upper + 1)
+    allowed = ks >= max(low, 2)
+    if not np.any(allowed):
+        return max(low, 1)
+    clear = allowed & (gaps >= threshold)
+    if np.any(clear):
+        return int(ks[clear].max())
+    return int(ks[allowed][int(np.argmax(gaps[allowed]))])
+
+
+def _nme(x: npt.NDArray[np.float64], low: int, high: int, s: ClusteringSettings) -> tuple[int, npt.NDArray[np.float64]]:
+    """NME-SC: the pruning p with the clearest normalized maximum eigengap; its count and spectral embedding."""
     n = x.shape[0]
     sim = x @ x.T
     order = np.argsort(-sim, axis=1)
@@ -199,9 +324,7 @@ def _spectral(x: npt.NDArray[np.float64], low: int, high: int, s: ClusteringSett
     _, _, lap = best
     values, vectors = np.linalg.eigh(lap)
     k = _eigengap_count(values, low, high)
-    embedding = vectors[:, :k]
-    embedding = embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
-    return _compact(_kmeans(embedding, k, s.seed))
+    return k, vectors[:, :k]
 
 
 def _laplacian(order: npt.NDArray[np.int64], n: int, p: int) -> npt.NDArray[np.float64]:
@@ -290,3 +413,63 @@ def _clean_up(x: npt.NDArray[np.float64], labels: IntArray, low: int, s: Cluster
         if len(np.unique(moved)) == k:
             labels = _compact(moved)
     return labels
+
+
+def resegment(
+    space: npt.NDArray[np.float64],
+    labels: IntArray,
+    groups: npt.NDArray[Any],
+    switch_penalty: float,
+    *,
+    fit: npt.NDArray[np.bool_] | None = None,
+    iterations: int = 2,
+) -> IntArray:
+    """Re-label rows (in time order) by their nearest cluster centroid with a cost for changing speaker.
+
+    A light VBx-like pass: the centroids come from ``labels`` (rows where ``fit`` is true; all by default), each
+    row scores its cosine similarity to every centroid, and within each run of rows of one group (a speech
+    region) a Viterbi path maximises the total score minus ``switch_penalty`` per change of label. Rows of
+    different groups are independent (a pause may change speaker freely). Repeated ``iterations`` times with the
+    centroids of the new labels. The count never changes: a pass that empties a cluster is not taken."""
+    out = _compact(labels.astype(np.int64))
+    k = int(out.max()) + 1 if out.size else 0
+    if k < 2:
+        return out
+    mask = np.ones(out.shape[0], dtype=bool) if fit is None else np.asarray(fit, dtype=bool)
+    for _ in range(max(iterations, 1)):
+        if not all(np.any(mask & (out == j)) for j in range(k)):
+            break
+        centroids = np.zeros((k, space.shape[1]))
+        np.add.at(centroids, out[mask], space[mask])
+        scores = space @ _normalize(centroids).T
+        new = np.empty_like(out)
+        start = 0
+        n = out.shape[0]
+        while start < n:
+            end = start + 1
+            while end < n and groups[end] == groups[start]:
+                end += 1
+            new[start:end] = _viterbi(scores[start:end], switch_penalty)
+            start = end
+        if len(np.unique(new)) < k or np.array_equal(new, out):
+            break
+        out = new
+    return out
+
+
+def _viterbi(scores: npt.NDArray[np.float64], penalty: float) -> IntArray:
+    """The label path maximising the sum of ``scores[t, label]`` minus ``penalty`` per change of label."""
+    steps, k = scores.shape
+    total = scores[0].copy()
+    back = np.zeros((steps, k), dtype=np.int64)
+    for t in range(1, steps):
+        best = int(np.argmax(total))
+        stay = total
+        switch = total[best] - penalty
+        back[t] = np.where(stay >= switch, np.arange(k), best)
+        total = np.maximum(stay, switch) + scores[t]
+    path = np.empty(steps, dtype=np.int64)
+    path[-1] = int(np.argmax(total))
+    for t in range(steps - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path

@@ -6,9 +6,13 @@
 3. The encoder embeds the windows in batches of ``batch_size``; between batches ``control.check()`` lets a
    cancelled call stop. Only the embeddings (``n × 256`` float32) and the VAD timeline are kept, so a two-hour
    recording holds a few MB besides its audio.
-4. :func:`.clustering.cluster` labels the windows with an automatic speaker count within the asked bounds. Windows
+4. :func:`.clustering.cluster` labels the windows with an automatic speaker count within the asked bounds, in a
+   space whitened by the within-speaker covariance that consecutive windows of one region reveal. Windows
    shorter than ``min_cluster_window_s`` (short regions) are noisy: they are labelled by the nearest centroid
    rather than clustered, unless there is nothing else.
+4b. Re-segmentation (:func:`.clustering.resegment`, unless ``switch_penalty`` is None): every window goes to its
+   nearest cluster centroid in that space (centroids from the clustered windows), with a cost of
+   ``switch_penalty`` per change of speaker inside a region; the count never changes.
 5. Every ``frame_s`` frame of a region takes the label with the largest sum of its covering windows' votes, each
    window weighted by a tent centred on it, so a speaker change lands between the centres of the windows that
    disagree.
@@ -39,7 +43,7 @@ from ting_asr.diarization import (
     SpeakerEncoder,
     SpeakerTurn,
 )
-from ting_asr.diarization.clustering import ClusteringSettings, cluster
+from ting_asr.diarization.clustering import ClusteringSettings, cluster, resegment, within_whitening
 from ting_asr.diarization.vad import VadSettings, speech_regions
 
 __all__ = ["GE2EDiarizer"]
@@ -90,6 +94,7 @@ class GE2EDiarizer:
         merge_gap_s: float = 0.3,
         min_turn_s: float = 0.5,
         min_audio_s: float = 0.2,
+        switch_penalty: float | None = 0.1,
         vad: VadSettings | None = None,
         clustering: ClusteringSettings | None = None,
     ) -> None:
@@ -106,6 +111,7 @@ class GE2EDiarizer:
         self.merge_gap_s = merge_gap_s
         self.min_turn_s = min_turn_s
         self.min_audio = int(min_audio_s * SAMPLE_RATE)
+        self.switch_penalty = switch_penalty
         self.vad = vad or VadSettings()
         self.clustering = clustering or ClusteringSettings()
 
@@ -120,10 +126,11 @@ class GE2EDiarizer:
         if not timeline.windows:
             return _EMPTY
         # One BLAS thread: the encoder's many small per-step matrix products lose badly to thread contention
-        # (measured 78x real time with one thread vs 9-25x with two on a busy 2-core machine).
+        # (measured 78x real time with one thread vs 9-25x with two on a busy 2-core machine), and so do the
+        # clustering's eigendecompositions (745 windows: 2.7 s with one thread, 45 s with two on that machine).
         with threadpool_limits(limits=1, user_api="blas"):
             embeddings = self._embed(signal, timeline.windows, control)
-        labels = self._labels(embeddings, timeline.windows, options)
+            labels = self._labels(embeddings, timeline, options)
         if control is not None:
             control.check()
         turns = self._vote(timeline, labels)
@@ -165,8 +172,9 @@ class GE2EDiarizer:
         return out
 
     def _labels(
-        self, embeddings: FloatArray, windows: list[tuple[int, int]], options: DiarizationOptions
+        self, embeddings: FloatArray, timeline: _Timeline, options: DiarizationOptions
     ) -> npt.NDArray[np.int64]:
+        windows = timeline.windows
         count = min(max(options.speaker_count, 0), MAX_SPEAKERS)
         low = min(max(options.min_speakers, 1), MAX_SPEAKERS)
         high = min(max(options.max_speakers, 0), MAX_SPEAKERS) or MAX_SPEAKERS
@@ -177,7 +185,12 @@ class GE2EDiarizer:
             long[:] = True
         labels = np.zeros(len(windows), dtype=np.int64)
         picked = cluster(
-            embeddings[long], speaker_count=count, min_speakers=low, max_speakers=high, settings=self.clustering
+            embeddings[long],
+            speaker_count=count,
+            min_speakers=low,
+            max_speakers=high,
+            settings=self.clustering,
+            groups=np.asarray(timeline.region_of)[long],
         )
         labels[long] = picked
         if not long.all():
@@ -185,6 +198,13 @@ class GE2EDiarizer:
             centroids = np.zeros((k, embeddings.shape[1]), dtype=np.float64)
             np.add.at(centroids, picked, embeddings[long])
             labels[~long] = np.argmax(embeddings[~long] @ centroids.T, axis=1)
+        if self.switch_penalty is not None and int(labels.max()) > 0:
+            groups = np.asarray(timeline.region_of)
+            raw = embeddings.astype(np.float64)
+            raw /= np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
+            space = within_whitening(raw, groups, self.clustering.within_shrinkage)
+            del raw
+            labels = resegment(space, labels, groups, self.switch_penalty, fit=long)
         return labels
 
     def _vote(self, timeline: _Timeline, labels: npt.NDArray[np.int64]) -> list[_Turn]:
