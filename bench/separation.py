@@ -10,9 +10,13 @@ figures). Next to the engines it scores
 * the **mixture** itself as the estimate of every stem (the floor),
 
 and reports each engine's RTFx (audio seconds separated per wall second, CPU) and the process's peak
-RSS. ``--ablation`` also scores the DSP engine with each cue switched off / changed.
+RSS. ``--ablation`` also scores the DSP engine with each cue switched off / changed. ``--stream-minutes N``
+instead streams N synthetic minutes of 44.1 kHz stereo through each engine's ``separate_stream`` (one-second
+input blocks, output dropped as it comes, as the service encodes it) and prints RTFx and the peak RSS growth
+(Linux), next to what the decoded input and two float32 stems would take.
 
     python bench/separation.py [--data DIR] [--engines dsp] [--ablation] [--json]
+    python bench/separation.py --stream-minutes 10 [--engines dsp]
     python bench/separation.py --onnx-model htdemucs.onnx [--onnx-stems drums,bass,other,vocals]
         [--onnx-sample-rate 44100] [--onnx-channels 2] [--onnx-segment-s 7.8] [--onnx-overlap 0.25]
         [--onnx-batch-size 4] [--onnx-threads 0]
@@ -31,6 +35,7 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -109,6 +114,36 @@ def run_engine(engine: SeparationEngine, items: list[Item], verbose: bool) -> di
     return {**mean_scores(rows), "rtfx": round(audio_s / wall_s, 2)}
 
 
+def stream_figures(engine: SeparationEngine, minutes: float, rate: int = 44100) -> dict[str, float]:
+    """Stream ``minutes`` of a synthetic stereo mix through ``engine``; RTFx and peak RSS growth in MiB."""
+    rng = np.random.default_rng(0)
+    bed = (0.05 * rng.standard_normal((2, 2 * rate))).astype(np.float32)
+    seconds = round(minutes * 60)
+
+    def blocks() -> Iterator[FloatArray]:
+        for second in range(seconds):
+            t = second + np.arange(rate) / rate
+            voice = (0.2 * np.sin(2 * np.pi * 220 * t) * np.abs(np.sin(np.pi * 3 * t))).astype(np.float32)
+            yield bed[:, (second % 2) * rate : (second % 2 + 1) * rate] + voice
+
+    status = Path("/proc/self/status")
+    resident = status.exists()
+    if resident:
+        Path("/proc/self/clear_refs").write_text("5")  # peak RSS := current RSS
+        idle = _status_kib("VmRSS")
+    started = time.perf_counter()
+    for _ in engine.separate_stream(blocks(), rate, SeparationOptions(stems=STEMS), CallControl(), seconds * rate):
+        pass
+    wall = time.perf_counter() - started
+    growth = (_status_kib("VmHWM") - idle) / 1024 if resident else float("nan")
+    return {"rtfx": round(seconds / wall, 2), "peak_growth_mib": round(growth, 1)}
+
+
+def _status_kib(field: str) -> int:
+    line = next(li for li in Path("/proc/self/status").read_text().splitlines() if li.startswith(field + ":"))
+    return int(line.split()[1])
+
+
 def ablations() -> dict[str, DspSettings]:
     """The DSP engine with one idea changed at a time (and the cues built up one by one)."""
     base = DspSettings()
@@ -160,7 +195,18 @@ def main() -> int:
     parser.add_argument("--ablation", action="store_true", help="also score the DSP engine with cues switched off")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
     parser.add_argument("--verbose", action="store_true", help="per-item scores")
+    parser.add_argument(
+        "--stream-minutes", type=float, default=0.0, help="only stream this many synthetic minutes (memory figures)"
+    )
     args = parser.parse_args()
+    if args.stream_minutes > 0:
+        whole = 3 * args.stream_minutes * 60 * 44100 * 2 * 4 / 2**20
+        print(f"{args.stream_minutes:g} min of 44.1 kHz stereo; input + 2 float32 stems held whole: {whole:.0f} MiB")
+        for name in (n for n in args.engines.split(",") if n):
+            engine = onnx_engine(args) if name == "onnx" else DspEngine()
+            figures = stream_figures(engine, args.stream_minutes)
+            print(f"{name:<8} RTFx {figures['rtfx']:6.1f}  peak RSS growth {figures['peak_growth_mib']:6.1f} MiB")
+        return 0
     if not (args.data / "manifest.json").is_file():
         print(f"no evaluation set at {args.data} (manifest.json missing); pass --data DIR", file=sys.stderr)
         return 2
