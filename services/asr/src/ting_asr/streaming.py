@@ -14,7 +14,8 @@ quietest frame of its last two seconds). Its final decode starts early, after ``
 kept if the silence goes on to end the utterance (dropped if speech resumes).
 
 While an utterance grows, every ``interim_interval_s`` the utterance so far is re-decoded cheaply (greedy, no word
-times) and sent as an interim result. Its stable prefix is the words two consecutive hypotheses agree on
+times, the encoder run over the utterance's own length rather than Whisper's 30 s window) and sent as an interim
+result. Its stable prefix is the words two consecutive hypotheses agree on
 (LocalAgreement-2). Interims only run when an engine slot is free and no final waits for one; otherwise they are
 dropped (never audio). When the utterance ends it is decoded once with the caller's full settings, conditioned on the
 previous final's text, and sent as the final result. When the caller leaves the language to detection, the first
@@ -51,6 +52,7 @@ _CONTEXT: Final = 64  # samples of the previous frame Silero sees
 # Language detection locks onto the language of the first final at least this long and this sure.
 LOCK_LANGUAGE_MIN_S: Final = 1.5
 LOCK_LANGUAGE_MIN_PROBABILITY: Final = 0.6
+FIRST_INTERIM_VOICE_S: Final = 0.4  # voice before the first interim (Whisper makes up words on less)
 INTERIM_STABILITY: Final = 0.9
 UNSTABLE_STABILITY: Final = 0.1
 
@@ -269,13 +271,23 @@ class StreamingSession:
         self._previous_hypothesis = ""
         self._previous_final = options.recognition.initial_prompt or ""
         self._interim: asyncio.Task[None] | None = None
+        self._interim_dropped = False  # the due interim could not start (engine busy): retried on the next chunk
         # A final decode started early, in the silence that may end the utterance: (end sample, task).
         self._speculative: tuple[int, asyncio.Task[Transcript]] | None = None
         self._done = False
         rec = options.recognition
-        self._final_options = dataclasses.replace(rec, vad_filter=False, condition_on_previous_text=False)
+        # Without word times a final is decoded over the utterance's own length (see RecognitionOptions.quick).
+        self._final_options = dataclasses.replace(
+            rec, vad_filter=False, condition_on_previous_text=False, quick=not rec.word_timestamps
+        )
         self._interim_options = dataclasses.replace(
-            rec, vad_filter=False, condition_on_previous_text=False, beam_size=1, word_timestamps=False, temperature=0.0
+            rec,
+            vad_filter=False,
+            condition_on_previous_text=False,
+            beam_size=1,
+            word_timestamps=False,
+            temperature=0.0,
+            quick=True,
         )
 
     # -- public ------------------------------------------------------------------------------
@@ -444,12 +456,16 @@ class StreamingSession:
         now = self._base + self._buffer.size
         if not o.interim_results or now - self._last_interim < o.interim_interval_s * SAMPLE_RATE:
             return
-        if self._voiced < o.min_speech_s * SAMPLE_RATE or self._silence > 0:
+        if self._voiced < max(o.min_speech_s, FIRST_INTERIM_VOICE_S) * SAMPLE_RATE or self._silence > 0:
             return  # too little voice yet, or the utterance may be ending: leave the engine to its final
-        self._last_interim = now
         if (self._interim is not None and not self._interim.done()) or not self._gate.try_interim():
-            self.stats.dropped_interims += 1
+            # Busy: this interim is dropped (counted once) and the next chunk tries again.
+            if not self._interim_dropped:
+                self.stats.dropped_interims += 1
+                self._interim_dropped = True
             return
+        self._interim_dropped = False
+        self._last_interim = now
         task = asyncio.ensure_future(self._run_interim(self._audio(self._utt_start, now), self._utt_start, now))
         task.add_done_callback(lambda _: self._gate.release())
         self._interim = task

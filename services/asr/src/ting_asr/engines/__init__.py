@@ -46,6 +46,9 @@ class RecognitionOptions:
     condition_on_previous_text: bool = True
     # Speaker diarization after recognition (the servicer runs it); ``None``: off.
     diarization: DiarizationOptions | None = None
+    # Decode with the encoder over the audio's own length instead of Whisper's 30 s window (streaming: interims,
+    # and finals without word times); engines that cannot do it decode normally. Not settable by callers.
+    quick: bool = False
 
 
 @dataclass(frozen=True)
