@@ -4,7 +4,9 @@ Streams the repo samples (and the ``../shared/eval/asr`` clips when present, non
 real-time pace through an in-process ASR server, N streams at once. For every utterance it measures the first-partial
 latency (first interim's arrival minus the wall time its speech onset was sent) and the final latency (final's arrival
 minus the wall time its speech end was sent); it prints p50/p95, the streaming WER (finals joined) against the offline
-WER (``Recognize`` on the same clips), dropped partials (from the server log counters) and errors.
+WER (``Recognize`` on the same clips), interims sent and dropped (the server's per-stream counters, read from its
+"stream ended" log records), errors, the process's CPU use (cores busy: CPU seconds per wall second, client and
+server together, as both run here) and its peak RSS.
 
     python bench/streaming.py [--levels 1,2,4] [--max-seconds 40] [--model base] [--json]
 
@@ -17,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import resource
 import statistics
 import time
 from collections.abc import AsyncIterator
@@ -59,6 +63,30 @@ class Level:
     final: list[float] = field(default_factory=list)
     wers: list[float] = field(default_factory=list)
     errors: int = 0
+
+
+class StreamCounters(logging.Handler):
+    """Sums the interims sent and dropped that each stream logs when it ends (``ting_asr.streaming``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.interims = 0
+        self.dropped = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "stream ended":
+            self.interims += int(getattr(record, "interims", 0))
+            self.dropped += int(getattr(record, "dropped_interims", 0))
+
+    def take(self) -> tuple[int, int]:
+        out = (self.interims, self.dropped)
+        self.interims = self.dropped = 0
+        return out
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def load_clips() -> list[Clip]:
@@ -196,8 +224,16 @@ async def main() -> None:
         offline = await offline_wer(address, clips)
         print(f"offline WER over {len(clips)} clips: {offline:.3f}")
         out: dict[str, Any] = {}
+        counters = StreamCounters()
+        stream_log = logging.getLogger("ting_asr.streaming")
+        stream_log.addHandler(counters)
+        stream_log.setLevel(logging.INFO)
         for n in levels:
+            counters.take()
+            cpu0, wall0 = cpu_seconds(), time.monotonic()
             level = await run_level(address, clips, n, args.max_seconds)
+            cpu = (cpu_seconds() - cpu0) / max(time.monotonic() - wall0, 1e-9)
+            interims, dropped = counters.take()
             wer = round(statistics.mean(level.wers), 3) if level.wers else float("nan")
             out[str(n)] = {
                 "first_partial_p50_s": pct(level.first_partial, 0.5),
@@ -208,12 +244,15 @@ async def main() -> None:
                 "offline_wer": round(offline, 3),
                 "clips": len(level.wers),
                 "errors": level.errors,
+                "interims": interims,
+                "dropped_partials": dropped,
+                "cpu_cores": round(cpu, 2),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             }
             print(f"{n} stream(s): {out[str(n)]}")
     finally:
         await app.drain(0)
         engine.close()
-    print("dropped partials: see the 'stream ended' log lines (dropped_interims) of the server")
     if args.json:
         print(json.dumps({"streams": out}))
 
