@@ -43,6 +43,10 @@ REFERENCE = (
 )
 # Whisper base decodes the whole file offline at ~2 % WER; VAD utterances cost a little context.
 WER_BOUND = 0.25
+ES_WEATHER_EN = (
+    "Good morning everyone. Today we are going to talk about the weather in Madrid. Tomorrow it will be sunny in "
+    "the morning and it will rain in the afternoon. Please bring an umbrella."
+)
 IDLE_S = 2.0
 
 
@@ -134,6 +138,30 @@ async def gateway(services: Services, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture
 def url(gateway: Any) -> str:
     return f"ws://127.0.0.1:{gateway.http_port}/v1/stream"
+
+
+async def test_english_from_other_speech_comes_from_whisper_translate(gateway: Any, url: str) -> None:
+    """Live English from Spanish speech goes through the ASR service's translate task on each utterance's audio, as
+    the offline pipeline does (no text-translation engine needed); the saved job keeps it as a speech translation."""
+    samples = decode_audio(str(SAMPLES / "es_weather.wav"), target_sample_rate=RATE).samples
+    spanish = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+    session = await stream(url, start(language="es", translate=["en"]), spanish)
+    assert session.close_code == 1000, session.events
+    assert not session.of("error"), session.events
+    spoken = [f for f in session.of("final") if f["text"]]
+    translations = {t["utterance"]: t for t in session.of("translation")}
+    assert spoken and sorted(translations) == [f["utterance"] for f in spoken]
+    english = " ".join(translations[f["utterance"]]["text"] for f in spoken)
+    assert "«en»" not in english  # not the translation service's (scripted) answer
+    # English, not the Spanish transcript; Whisper base renders espeak's Spanish loosely, so the bound is loose.
+    assert "today" in english.lower() and "Madrid" in english and "hoy" not in english.lower(), english
+    assert error_rate(ES_WEATHER_EN, english) <= 0.8, english
+    done = session.events[-1]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.http_port}", timeout=60) as http:
+        job = (await http.get(done["job_url"])).json()
+    (saved,) = job["result"]["translations"]
+    assert saved["languageCode"] == "en" and saved["method"] == "TRANSLATION_METHOD_SPEECH"
+    assert [c["text"] for c in saved["cues"]] == [translations[f["utterance"]]["text"] for f in spoken]
 
 
 async def test_live_stream_is_transcribed_translated_and_saved_as_a_job(gateway: Any, url: str) -> None:

@@ -155,7 +155,9 @@ async def test_json_lines_are_the_websocket_events(
 
     translations = [e for e in events if e["type"] == "translation"]
     english = {t["utterance"]: t["text"] for t in translations if t["language"] == "en"}
-    assert english == {f["utterance"]: echo_text("en", f["text"]) for f in finals}
+    # English from Spanish speech comes from Whisper's translate task on each utterance, not the translation service.
+    assert sorted(english) == [f["utterance"] for f in finals]
+    assert all(english[f["utterance"]] not in ("", echo_text("en", f["text"])) for f in finals), english
     same = {t["utterance"]: t for t in translations if t["language"] == "es"}
     for final in finals:  # a translation into the spoken language carries the final's text
         assert same[final["utterance"]]["text"] == final["text"] and same[final["utterance"]]["same_language"] is True
@@ -168,6 +170,7 @@ async def test_json_lines_are_the_websocket_events(
     job = (await stub.GetJob(pb.GetJobRequest(job_id=done["job_id"]))).job
     assert job.state == pb.JOB_STATE_SUCCEEDED and job.display_name == "El tiempo"
     assert [t.language_code for t in job.result.translations] == ["en"]  # "es" is the spoken language
+    assert job.result.translations[0].method == pb.TRANSLATION_METHOD_SPEECH
 
 
 async def test_gateway_without_saving(

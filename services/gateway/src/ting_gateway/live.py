@@ -284,6 +284,19 @@ class Recording:
         self.file.seek(0)
         return cast(BinaryIO, self.file), CONTENT_TYPES.get(self.options.encoding, "audio/wav")
 
+    def pcm_slice(self, start_s: float, end_s: float) -> bytes:
+        """The 16-bit PCM recorded between ``start_s`` and ``end_s`` (PCM streams; the write position is kept)."""
+        frame = 2 * self.options.channels
+        rate = self.options.sample_rate
+        begin = 44 + max(int(start_s * rate), 0) * frame
+        end = 44 + max(int(end_s * rate), 0) * frame
+        position = self.file.tell()
+        try:
+            self.file.seek(begin)
+            return self.file.read(max(min(end, position) - begin, 0))
+        finally:
+            self.file.seek(position)
+
     def close(self) -> None:
         """Drop the recording."""
         self.file.close()
@@ -333,6 +346,7 @@ class _Target:
     failed: bool = False
     engine: str = ""
     model: str = ""
+    method: pb.TranslationMethod = pb.TRANSLATION_METHOD_TEXT
 
 
 class LiveSession:
@@ -529,9 +543,11 @@ class LiveSession:
                     await self._emit(event)
                     continue
                 try:
-                    translated = await self.gateway.pipeline.translate_cues(
-                        tr_pb.TranslationConfig(), code, text_language, [cue]
-                    )
+                    translated = await self._speech_to_english(final, code)
+                    if translated is None:
+                        translated = await self.gateway.pipeline.translate_cues(
+                            tr_pb.TranslationConfig(), code, text_language, [cue]
+                        )
                 except TingError as exc:
                     logger.warning("live translation into %s failed: %s", code, exc)
                     target.failed = True
@@ -550,8 +566,51 @@ class LiveSession:
                 for piece in translated.cues:
                     target.cues[segment.id] = piece
                 target.engine, target.model = translated.engine, translated.model
+                target.method = translated.method or pb.TRANSLATION_METHOD_TEXT
                 event["text"] = translated.text
                 await self._emit(event)
+
+    async def _speech_to_english(self, final: _Final, code: str) -> pb.TranscriptTranslation | None:
+        """English from the utterance's own audio through Whisper's translate task, as the offline pipeline does
+        (it works with no text-translation engine); ``None`` where it does not apply (another target, English
+        speech, a container stream, a model without the task) or fails, so the text path takes over."""
+        if code != "en" or not self.options.pcm or self.options.task == asr_pb.TASK_TRANSLATE:
+            return None
+        if final.language == "en" or not await self.gateway.pipeline.speech_translation_supported(self.options.model):
+            return None
+        segment = final.segment
+        pcm = self.recording.pcm_slice(segment.start_ms / 1000, segment.end_ms / 1000)
+        if not pcm:
+            return None
+        config = asr_pb.RecognitionConfig(
+            model=self.options.model, language_code=final.language, task=asr_pb.TASK_TRANSLATE
+        )
+        audio = audio_pb2.AudioSource(
+            content=pcm,
+            format=audio_pb2.AudioFormat(
+                encoding=audio_pb2.AUDIO_ENCODING_LINEAR16,
+                sample_rate_hertz=self.options.sample_rate,
+                channel_count=self.options.channels,
+            ),
+        )
+        downstream = self.gateway.downstream
+        try:
+            response = await downstream.call(
+                "asr", "Recognize", downstream.asr.Recognize, asr_pb.RecognizeRequest(config=config, audio=audio)
+            )
+        except TingError as exc:
+            logger.info("live speech translation failed (%s); using the translation service", exc)
+            return None
+        text = response.transcript.text.strip()
+        cue = tr_pb.Cue(index=segment.id, start_ms=segment.start_ms, end_ms=segment.end_ms, text=text)
+        return pb.TranscriptTranslation(
+            language_code="en",
+            cues=[cue],
+            text=text,
+            method=pb.TRANSLATION_METHOD_SPEECH,
+            engine=response.metadata.engine,
+            model=response.metadata.model,
+        )
 
     async def _emit(self, event: Event) -> None:
         # The reader waits for running translations before it ends the queue, so this put always has a reader.
@@ -630,7 +689,7 @@ class LiveSession:
                         language_code=step.language_code,
                         cues=cues,
                         text=join_text([c.text for c in cues], step.language_code),
-                        method=pb.TRANSLATION_METHOD_TEXT,
+                        method=target.method,
                         engine=target.engine,
                         model=target.model,
                     )

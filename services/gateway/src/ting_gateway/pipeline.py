@@ -548,7 +548,8 @@ class Pipeline:
             message=f"{len(response.transcript.segments)} segments, language {response.transcript.language_code}",
         )
 
-    async def _speech_translation_supported(self, model: str) -> bool:
+    async def speech_translation_supported(self, model: str) -> bool:
+        """Whether the ASR ``model`` (empty: the server default) has Whisper's translate task (speech -> English)."""
         if model in self._translate_task:
             return self._translate_task[model]
         supported = not model.endswith(".en")
@@ -619,7 +620,7 @@ class Pipeline:
             target == "en"
             and not config.translate_english_from_text
             and config.recognition.task != asr_pb.TASK_TRANSLATE
-            and await self._speech_translation_supported(asr_model)
+            and await self.speech_translation_supported(asr_model)
         )
         if speech:
             recognition = asr_pb.RecognitionConfig()
