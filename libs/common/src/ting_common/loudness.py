@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from ting_common.errors import InvalidArgumentError, OutOfRangeError
 
-__all__ = ["SILENCE_DB", "Loudness", "k_weighting", "loudness"]
+__all__ = ["SILENCE_DB", "Loudness", "k_weighting", "loudness", "summarize_energy"]
 
 F64Array = npt.NDArray[np.float64]
 
@@ -111,11 +111,23 @@ def loudness(samples: npt.NDArray[np.floating], sample_rate: int) -> Loudness:
         per_sub = np.bincount(np.arange(start, start + length) // step - first, weights=np.sum(weighted**2, axis=0))
         sub_energy[first : first + per_sub.size] += per_sub
 
-    rms_db = _db(square_sum / (channels * total))
+    return summarize_energy(sub_energy, step=step, channels=channels, samples=total, square_sum=square_sum, peak=peak)
+
+
+def summarize_energy(
+    sub_energy: F64Array, *, step: int, channels: int, samples: int, square_sum: float, peak: float
+) -> Loudness:
+    """The :class:`Loudness` of a signal from its running sums: ``sub_energy`` is its K-weighted energy per
+    ``step`` samples (100 ms; channels summed, a trailing partial step allowed), ``samples`` its length per
+    channel, ``square_sum`` the sum of its squared samples and ``peak`` its largest absolute sample. Shared by
+    :func:`loudness` and meters that measure a signal block by block."""
+    if samples == 0 or channels == 0:
+        return Loudness(SILENCE_DB, SILENCE_DB, SILENCE_DB)
+    rms_db = _db(square_sum / (channels * samples))
     peak_db = max(SILENCE_DB, 20 * math.log10(peak)) if peak > 0 else SILENCE_DB
-    full_subs = total // step
+    full_subs = samples // step
     if full_subs < 4:
-        energies = np.array([sub_energy.sum() / total])
+        energies = np.array([sub_energy.sum() / samples])
     else:
         window = np.convolve(sub_energy[:full_subs], np.ones(4), mode="valid")  # 400 ms blocks
         energies = window / (4 * step)

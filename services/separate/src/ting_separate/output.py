@@ -8,7 +8,6 @@ are returned inline). WAV is written with a provisional header that is patched o
 from __future__ import annotations
 
 import contextlib
-import math
 import struct
 from typing import BinaryIO, Final, Literal
 
@@ -19,7 +18,7 @@ from av.audio.resampler import AudioResampler
 from scipy import signal
 
 from ting_common.errors import InvalidArgumentError, ResourceExhaustedError
-from ting_common.loudness import SILENCE_DB, Loudness, k_weighting
+from ting_common.loudness import Loudness, k_weighting, summarize_energy
 from ting_separate.engines import FloatArray
 
 Format = Literal["wav", "flac"]
@@ -27,8 +26,6 @@ BITS: Final = (16, 24, 32)
 _WAVE_PCM: Final = 1
 _WAVE_FLOAT: Final = 3
 _MAX_WAV_BYTES: Final = 0xFFFFFFFF
-_ABSOLUTE_GATE_LUFS: Final = -70.0
-_RELATIVE_GATE_LU: Final = -10.0
 
 
 def check_bits(fmt: Format, bits: int) -> None:
@@ -176,29 +173,14 @@ class LoudnessMeter:
 
     def result(self) -> Loudness:
         """The loudness of everything added so far; silence reads ``SILENCE_DB``."""
-        total, channels = self._total, self._channels
-        if total == 0:
-            return Loudness(SILENCE_DB, SILENCE_DB, SILENCE_DB)
-        rms_db = _db(self._squares / (channels * total))
-        peak_db = max(SILENCE_DB, 20 * math.log10(self._peak)) if self._peak > 0 else SILENCE_DB
-        subs = np.asarray(self._subs, dtype=np.float64)
-        full = total // self._step
-        if full < 4:
-            energies = np.array([subs.sum() / total])
-        else:
-            energies = np.convolve(subs[:full], np.ones(4), mode="valid") / (4 * self._step)
-        with np.errstate(divide="ignore"):
-            block_lufs = -0.691 + 10 * np.log10(energies)
-        gated = energies[block_lufs > _ABSOLUTE_GATE_LUFS]
-        if gated.size == 0:
-            return Loudness(SILENCE_DB, rms_db, peak_db)
-        relative = -0.691 + 10 * math.log10(float(np.mean(gated))) + _RELATIVE_GATE_LU
-        gated = energies[(block_lufs > _ABSOLUTE_GATE_LUFS) & (block_lufs > relative)]
-        return Loudness(max(SILENCE_DB, -0.691 + 10 * math.log10(float(np.mean(gated)))), rms_db, peak_db)
-
-
-def _db(power: float) -> float:
-    return max(SILENCE_DB, 10.0 * math.log10(power)) if power > 0 else SILENCE_DB
+        return summarize_energy(
+            np.asarray(self._subs, dtype=np.float64),
+            step=self._step,
+            channels=self._channels,
+            samples=self._total,
+            square_sum=self._squares,
+            peak=self._peak,
+        )
 
 
 class BlockResampler:
