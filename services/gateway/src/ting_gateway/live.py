@@ -582,9 +582,6 @@ class LiveSession:
         pcm = self.recording.pcm_slice(segment.start_ms / 1000, segment.end_ms / 1000)
         if not pcm:
             return None
-        config = asr_pb.RecognitionConfig(
-            model=self.options.model, language_code=final.language, task=asr_pb.TASK_TRANSLATE
-        )
         audio = audio_pb2.AudioSource(
             content=pcm,
             format=audio_pb2.AudioFormat(
@@ -593,24 +590,19 @@ class LiveSession:
                 channel_count=self.options.channels,
             ),
         )
-        downstream = self.gateway.downstream
         try:
-            response = await downstream.call(
-                "asr", "Recognize", downstream.asr.Recognize, asr_pb.RecognizeRequest(config=config, audio=audio)
+            translated = await self.gateway.pipeline.translate_speech(
+                asr_pb.RecognitionConfig(model=self.options.model), final.language, audio
             )
         except TingError as exc:
             logger.info("live speech translation failed (%s); using the translation service", exc)
             return None
-        text = response.transcript.text.strip()
-        cue = tr_pb.Cue(index=segment.id, start_ms=segment.start_ms, end_ms=segment.end_ms, text=text)
-        return pb.TranscriptTranslation(
-            language_code="en",
-            cues=[cue],
-            text=text,
-            method=pb.TRANSLATION_METHOD_SPEECH,
-            engine=response.metadata.engine,
-            model=response.metadata.model,
-        )
+        # One cue for the utterance, on the final's times (Whisper may split it).
+        text = translated.text.strip()
+        del translated.cues[:]
+        translated.cues.add(index=segment.id, start_ms=segment.start_ms, end_ms=segment.end_ms, text=text)
+        translated.text = text
+        return translated
 
     async def _emit(self, event: Event) -> None:
         # The reader waits for running translations before it ends the queue, so this put always has a reader.

@@ -623,34 +623,39 @@ class Pipeline:
             and await self.speech_translation_supported(asr_model)
         )
         if speech:
-            recognition = asr_pb.RecognitionConfig()
-            recognition.CopyFrom(config.recognition)
-            recognition.task = asr_pb.TASK_TRANSLATE
-            recognition.language_code = transcript.language_code
-            response = await self.downstream.call(
-                "asr",
-                "Recognize",
-                self.downstream.asr.Recognize,
-                asr_pb.RecognizeRequest(config=recognition, audio=source),
-            )
-            cues = [
-                tr_pb.Cue(index=s.id, start_ms=s.start_ms, end_ms=s.end_ms, text=s.text.strip(), speaker=s.speaker)
-                for s in response.transcript.segments
-            ]
-            return pb.TranscriptTranslation(
-                language_code="en",
-                cues=cues,
-                text=response.transcript.text,
-                method=pb.TRANSLATION_METHOD_SPEECH,
-                engine=response.metadata.engine,
-                model=response.metadata.model,
-            )
+            return await self.translate_speech(config.recognition, transcript.language_code, source)
         cues = [
             tr_pb.Cue(index=s.id, start_ms=s.start_ms, end_ms=s.end_ms, text=s.text.strip(), speaker=s.speaker)
             for s in transcript.segments
             if s.text.strip()
         ]
         return await self.translate_cues(config.translation, target, text_language, cues)
+
+    async def translate_speech(
+        self, recognition: asr_pb.RecognitionConfig, spoken_language: str, source: audio_pb2.AudioSource
+    ) -> pb.TranscriptTranslation:
+        """English from the speech in ``source`` through the ASR service's translate task (Whisper's; works with no
+        text-translation engine), with ``recognition``'s other settings: the speech path of a translation step, and
+        of each final of a live stream."""
+        config = asr_pb.RecognitionConfig()
+        config.CopyFrom(recognition)
+        config.task = asr_pb.TASK_TRANSLATE
+        config.language_code = spoken_language
+        response = await self.downstream.call(
+            "asr", "Recognize", self.downstream.asr.Recognize, asr_pb.RecognizeRequest(config=config, audio=source)
+        )
+        cues = [
+            tr_pb.Cue(index=s.id, start_ms=s.start_ms, end_ms=s.end_ms, text=s.text.strip(), speaker=s.speaker)
+            for s in response.transcript.segments
+        ]
+        return pb.TranscriptTranslation(
+            language_code="en",
+            cues=cues,
+            text=response.transcript.text,
+            method=pb.TRANSLATION_METHOD_SPEECH,
+            engine=response.metadata.engine,
+            model=response.metadata.model,
+        )
 
     async def translate_cues(
         self, translation: tr_pb.TranslationConfig, target: str, text_language: str, cues: list[tr_pb.Cue]
