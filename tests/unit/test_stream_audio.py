@@ -285,12 +285,6 @@ def test_the_factory_picks_the_decoder() -> None:
             stream_decoder(encoding, 16000, 1)
 
 
-def test_streaming_still_exports_the_pcm_decoder() -> None:
-    from ting_asr.streaming import PcmDecoder as Reexported
-
-    assert Reexported is PcmDecoder
-
-
 # -- wrong input ------------------------------------------------------------------------------------------
 def _garbage(speech: FloatArray) -> dict[str, Callable[[AudioEncoding], bytes]]:
     pcm = (speech * 32767).astype("<i2").tobytes()

@@ -40,7 +40,6 @@ import numpy.typing as npt
 
 from ting_asr.engines import CallControl, RecognitionOptions
 from ting_asr.stream_audio import SAMPLE_RATE
-from ting_asr.stream_audio import PcmDecoder as PcmDecoder  # re-exported for existing imports
 from ting_common.errors import OutOfRangeError
 from ting_common.transcript import Transcript, Word
 
