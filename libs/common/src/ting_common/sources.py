@@ -28,25 +28,31 @@ class AudioBytes(NamedTuple):
     encoding: AudioEncoding
 
 
+def resolve_file_uri(
+    uri: str, *, storage_root: Path | None, max_bytes: int, setting: str = "the service's STORAGE_ROOT setting"
+) -> Path:
+    """The file a ``file://`` audio ``uri`` names, checked: file URIs enabled (``setting`` names how), inside
+    ``storage_root``, an existing file, at most ``max_bytes``."""
+    if storage_root is None:
+        raise FailedPreconditionError(
+            f"file:// audio URIs are disabled on this server; send the audio inline or set {setting}"
+        )
+    path = Path(unquote(urlparse(uri).path)).resolve()
+    if not path.is_relative_to(storage_root.resolve()):
+        raise InvalidArgumentError(f"'{uri}' is outside the storage root of this server")
+    if not path.is_file():
+        raise NotFoundError(f"no such audio object: {uri}")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ResourceExhaustedError(f"audio is {size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB")
+    return path
+
+
 def read_uri(uri: str, *, storage_root: Path | None, max_bytes: int) -> bytes:
     """Return the bytes at ``uri`` or raise a domain error a caller can act on."""
     parsed = urlparse(uri)
     if parsed.scheme == "file":
-        if storage_root is None:
-            raise FailedPreconditionError(
-                "file:// audio URIs are disabled on this server; send the audio inline or set the "
-                "service's STORAGE_ROOT setting"
-            )
-        root = storage_root.resolve()
-        path = Path(unquote(parsed.path)).resolve()
-        if not path.is_relative_to(root):
-            raise InvalidArgumentError(f"'{uri}' is outside the storage root of this server")
-        if not path.is_file():
-            raise NotFoundError(f"no such audio object: {uri}")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ResourceExhaustedError(f"audio is {size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB")
-        return path.read_bytes()
+        return resolve_file_uri(uri, storage_root=storage_root, max_bytes=max_bytes).read_bytes()
     if parsed.scheme == "s3":
         raise FailedPreconditionError(
             f"object storage is not configured on this server, so '{uri}' cannot be read; send the audio inline"

@@ -32,13 +32,11 @@ from ting_common.errors import (
     FailedPreconditionError,
     InternalError,
     InvalidArgumentError,
-    NotFoundError,
     PermissionDeniedError,
-    ResourceExhaustedError,
     TingError,
     UnavailableError,
 )
-from ting_common.sources import read_audio_source
+from ting_common.sources import read_audio_source, resolve_file_uri
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -305,20 +303,11 @@ def open_input(
     if source.WhichOneof("source") != "uri" or urlparse(source.uri).scheme != "file":
         audio = read_audio_source(source, storage_root=storage_root, max_bytes=max_bytes)  # its checks, its errors
         return audio.data, audio.encoding
-    if storage_root is None:
-        raise FailedPreconditionError(
-            "file:// audio URIs are disabled on this server; send the audio inline or set TING_SEPARATE_STORAGE_ROOT"
-        )
+    path = resolve_file_uri(
+        source.uri, storage_root=storage_root, max_bytes=max_bytes, setting="TING_SEPARATE_STORAGE_ROOT"
+    )
     try:
         encoding = AudioEncoding(source.format.encoding)
     except ValueError as exc:
         raise InvalidArgumentError(f"unknown audio encoding {source.format.encoding}") from exc
-    path = Path(unquote(urlparse(source.uri).path)).resolve()
-    if not path.is_relative_to(storage_root.resolve()):
-        raise InvalidArgumentError(f"'{source.uri}' is outside the storage root of this server")
-    if not path.is_file():
-        raise NotFoundError(f"no such audio object: {source.uri}")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise ResourceExhaustedError(f"audio is {size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB")
     return str(path), encoding
