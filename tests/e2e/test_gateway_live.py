@@ -7,7 +7,6 @@ server), and after Stop links to the saved job, which the page then opens."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from ting_common.scoring import error_rate
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path("/tmp/live_tab.png")
 KEY = "live-test-key"
 SENTENCES = (
@@ -80,15 +78,6 @@ class Speech:
     text: str
     last_end_s: float  # where the last sentence ends
     duration_s: float  # one loop of the file
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); the Live tab test needs a browser")
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ and a three-voice clip with Speakers ticked: chips, the timeline over the wavefo
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,19 +16,9 @@ from tests.integration.test_gateway_speakers import espeak_or_skip, multi_voice_
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path("/tmp/ting-web.png")
 SPEAKERS_SCREENSHOT = Path("/tmp/ting-web-speakers.png")
 KEY = "web-test-key"
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); the web page test needs a browser")
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
