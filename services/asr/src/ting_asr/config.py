@@ -24,8 +24,22 @@ class AsrSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TING_ASR_", env_nested_delimiter="__", extra="ignore")
 
     port: int = Field(50051, ge=0, le=65535, description="gRPC port (`TING_ASR_PORT`); 0 picks a free one.")
-    engine: Literal["faster-whisper"] = Field(
-        "faster-whisper", description="Inference engine. Model runners (triton, bento) plug in here later."
+    engine: Literal["faster-whisper", "triton", "bento"] = Field(
+        "faster-whisper",
+        description="Where recognition runs: `faster-whisper` in process (the embedded default), `triton` on an "
+        "NVIDIA Triton model runner (`TING_ASR_TRITON_URL`), `bento` on a BentoML runner (`TING_ASR_BENTO_URL`).",
+    )
+    triton_url: str = Field(
+        "127.0.0.1:8001", description="Triton's gRPC address (`host:port`, KServe v2) when the engine is `triton`."
+    )
+    triton_model: str = Field("whisper", description="Model name in Triton's repository.")
+    triton_model_version: str = Field("", description="Model version in Triton; empty: the server's policy.")
+    bento_url: str = Field("http://127.0.0.1:3000", description="Base URL of the BentoML runner (engine `bento`).")
+    runner_timeout_s: float = Field(
+        600.0, gt=0, description="Deadline of one call to a model runner (the call's own deadline when shorter)."
+    )
+    runner_retries: int = Field(
+        3, ge=0, le=20, description="Retries (exponential backoff) when a runner is UNAVAILABLE or refuses connections."
     )
     model: str = Field(
         "base",

@@ -15,7 +15,16 @@ SERVICE_NAME = asr_service_pb2.DESCRIPTOR.services_by_name["AsrService"].full_na
 
 
 def create_engine(settings: AsrSettings) -> AsrEngine:
-    """Build the engine named by ``settings.engine`` and load its default model."""
+    """Build the engine named by ``settings.engine``: the in-process one loads its default model; a runner engine
+    connects to its runner and asks what it serves."""
+    if settings.engine == "triton":
+        from ting_asr.engines.triton import TritonAsrEngine
+
+        return TritonAsrEngine.from_settings(settings)
+    if settings.engine == "bento":
+        from ting_asr.engines.bento import BentoAsrEngine
+
+        return BentoAsrEngine.from_settings(settings)
     from ting_asr.engines.faster_whisper import FasterWhisperEngine
 
     return FasterWhisperEngine(

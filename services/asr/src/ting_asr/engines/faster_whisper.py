@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from ting_asr.engines import CallControl, ModelDescription, RecognitionOptions, StopRequested
 from ting_asr.models import PACKAGED_MODELS, resolve_model
-from ting_common.errors import InvalidArgumentError, NotFoundError
+from ting_common.errors import NotFoundError
 from ting_common.transcript import Segment, Transcript, Word
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class FasterWhisperEngine:
         *,
         cache_dir: Path,
         device: str = "auto",
+        device_index: int = 0,
         compute_type: str = "auto",
         cpu_threads: int = 0,
         concurrency: int = 1,
@@ -80,6 +81,7 @@ class FasterWhisperEngine:
     ) -> None:
         self.cache_dir = cache_dir
         self.device = ("cuda" if cuda_available() else "cpu") if device == "auto" else device
+        self.device_index = device_index
         self.compute_type = ("float16" if self.device == "cuda" else "int8") if compute_type == "auto" else compute_type
         self.cpu_threads = cpu_threads
         self.concurrency = concurrency
@@ -109,6 +111,7 @@ class FasterWhisperEngine:
                 model = WhisperModel(
                     str(path),
                     device=self.device,
+                    device_index=self.device_index,
                     compute_type=self.compute_type,
                     cpu_threads=self.cpu_threads,
                     num_workers=self.concurrency,
@@ -141,23 +144,10 @@ class FasterWhisperEngine:
         return out
 
     def validate(self, options: RecognitionOptions) -> None:
+        from ting_asr.engines.remote import check_options
+
         _, _, multilingual = self._canonical(options.model, allow_paths=self.allow_model_paths)
-        if options.language is not None and options.language not in self._languages:
-            raise InvalidArgumentError(
-                f"unknown language code '{options.language}'; use an ISO 639-1 code such as en, zh, es, de, fr "
-                "(or leave it empty to detect the language)"
-            )
-        if not multilingual:
-            if options.language not in (None, "en"):
-                raise InvalidArgumentError(
-                    f"model '{options.model or self.default_model}' is English-only; it cannot recognize "
-                    f"'{options.language}' (use a multilingual model such as 'base')"
-                )
-            if options.task == "translate":
-                raise InvalidArgumentError(
-                    f"model '{options.model or self.default_model}' is English-only and cannot translate; "
-                    "use a multilingual model such as 'base'"
-                )
+        check_options(options, options.model or self.default_model, multilingual, self._languages)
 
     # -- inference ----------------------------------------------------------------------------
     def transcribe(

@@ -5,7 +5,7 @@ import warnings
 
 from ting.translation.v1 import translation_service_pb2 as ting_dot_translation_dot_v1_dot_translation__service__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 

@@ -1,0 +1,128 @@
+"""What every model-runner engine shares: errors on the wire and the retry policy.
+
+Runners (NVIDIA Triton's python backend, BentoML services) answer with JSON. A failure the caller caused or
+can act on travels as ``{"error": {"code": "INVALID_ARGUMENT", "message": "..."}}``, named like the gRPC status
+it maps to, and the engine raises the same :class:`~ting_common.errors.TingError` the in-process engine would
+have raised, so callers see the same status whichever engine answers.
+
+A runner that cannot be reached (connection refused, reset, UNAVAILABLE, HTTP 502/503/504) is retried with
+exponential backoff and jitter (:func:`runner_retrying`); when the attempts run out the call fails with
+UNAVAILABLE. Nothing else is retried: a runner that answered has done (or refused) the work.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from tenacity import AsyncRetrying, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from ting_common.errors import (
+    CancelledError,
+    DeadlineExceededError,
+    FailedPreconditionError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    OutOfRangeError,
+    ResourceExhaustedError,
+    TingError,
+    UnavailableError,
+    UnimplementedError,
+)
+
+_BY_CODE: dict[str, type[TingError]] = {
+    cls.grpc_code.name: cls
+    for cls in (
+        InvalidArgumentError,
+        OutOfRangeError,
+        ResourceExhaustedError,
+        NotFoundError,
+        FailedPreconditionError,
+        UnavailableError,
+        DeadlineExceededError,
+        CancelledError,
+        UnimplementedError,
+        InternalError,
+    )
+}
+
+
+class RunnerUnavailableError(UnavailableError):
+    """The runner could not be reached or said it cannot serve now; retried, then surfaced as UNAVAILABLE."""
+
+
+def error_to_wire(exc: BaseException) -> dict[str, Any]:
+    """``{"error": {"code", "message"}}`` for ``exc``: its gRPC status name for domain errors, else INTERNAL."""
+    if isinstance(exc, TingError):
+        return {"error": {"code": exc.grpc_code.name, "message": exc.message}}
+    return {"error": {"code": "INTERNAL", "message": f"the model runner failed: {type(exc).__name__}: {exc}"}}
+
+
+def error_from_wire(payload: Any) -> TingError | None:
+    """The domain error a runner's answer carries, or ``None`` when it is not an error answer."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("error"), dict):
+        return None
+    error = payload["error"]
+    message = str(error.get("message") or "the model runner reported an error without a message")
+    cls = _BY_CODE.get(str(error.get("code", "")).upper(), InternalError)
+    return cls(message)
+
+
+def parse_answer(raw: bytes | str, what: str) -> dict[str, Any]:
+    """Decode a runner's JSON answer; raise its carried error, or INTERNAL when it is not a JSON object."""
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InternalError(f"{what} answered with something that is not JSON: {exc}") from exc
+    error = error_from_wire(payload)
+    if error is not None:
+        raise error
+    if not isinstance(payload, dict):
+        raise InternalError(f"{what} answered with JSON that is not an object")
+    return payload
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, RunnerUnavailableError):
+        return True
+    if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
+        return bool(exc.code() == grpc.StatusCode.UNAVAILABLE)
+    return False
+
+
+def runner_retrying(
+    retries: int, *, max_wait_s: float = 2.0, retry_on: Callable[[BaseException], bool] = _retryable
+) -> Retrying:
+    """A tenacity loop: ``retries`` more attempts after the first, exponential backoff with jitter (0.25 s up to
+    ``max_wait_s``), only on errors ``retry_on`` accepts (by default: the runner was unreachable)."""
+    return Retrying(
+        retry=retry_if_exception(retry_on),
+        stop=stop_after_attempt(retries + 1),
+        wait=wait_exponential_jitter(multiplier=0.25, max=max_wait_s, jitter=0.25),
+        reraise=True,
+    )
+
+
+def async_runner_retrying(
+    retries: int, *, max_wait_s: float = 2.0, retry_on: Callable[[BaseException], bool] = _retryable
+) -> AsyncRetrying:
+    """:func:`runner_retrying` for coroutines."""
+    return AsyncRetrying(
+        retry=retry_if_exception(retry_on),
+        stop=stop_after_attempt(retries + 1),
+        wait=wait_exponential_jitter(multiplier=0.25, max=max_wait_s, jitter=0.25),
+        reraise=True,
+    )
+
+
+__all__ = [
+    "RunnerUnavailableError",
+    "async_runner_retrying",
+    "error_from_wire",
+    "error_to_wire",
+    "parse_answer",
+    "runner_retrying",
+]
