@@ -12,9 +12,13 @@ UNAVAILABLE. Nothing else is retried: a runner that answered has done (or refuse
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import json
-from collections.abc import Callable
-from typing import Any
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import grpc
 from tenacity import AsyncRetrying, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -32,6 +36,8 @@ from ting_common.errors import (
     UnavailableError,
     UnimplementedError,
 )
+
+T = TypeVar("T")
 
 _BY_CODE: dict[str, type[TingError]] = {
     cls.grpc_code.name: cls
@@ -118,7 +124,54 @@ def async_runner_retrying(
     )
 
 
+class LoopThread:
+    """An asyncio loop in a daemon thread, for runner clients whose engines are called from blocking worker threads:
+    the client lives on the loop, each call is a coroutine submitted to it, and the waiting thread can give up."""
+
+    POLL_S = 0.05
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule ``coro`` on the loop."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(
+        self,
+        coro: Coroutine[Any, Any, T],
+        stop: threading.Event | None = None,
+        stopped: Callable[[], BaseException] | None = None,
+    ) -> T:
+        """Run ``coro`` on the loop and wait for it. When ``stop`` is set while waiting, the coroutine is cancelled
+        (closing what it had open) and ``stopped()`` is raised."""
+        future = self.submit(coro)
+        while True:
+            try:
+                return future.result(timeout=self.POLL_S)
+            except concurrent.futures.TimeoutError:
+                if stop is not None and stop.is_set():
+                    future.cancel()
+                    raise (stopped() if stopped is not None else CancelledError("the call was cancelled")) from None
+
+    def close(self, final: Coroutine[Any, Any, Any] | None = None) -> None:
+        """Run ``final`` (closing the client, at most 5 s), then stop the loop and its thread. Idempotent."""
+        if self.loop.is_closed():
+            if final is not None:
+                final.close()
+            return
+        if final is not None:
+            with contextlib.suppress(Exception):
+                self.submit(final).result(timeout=5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        self.loop.close()
+
+
 __all__ = [
+    "LoopThread",
     "RunnerUnavailableError",
     "async_runner_retrying",
     "error_from_wire",

@@ -16,13 +16,7 @@ the caller as UNAVAILABLE. ``TING_ASR_RUNNER_TIMEOUT_S`` bounds each attempt; ru
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextlib
 import json
-import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
 
 import httpx
 import numpy as np
@@ -32,13 +26,10 @@ from ting_asr.config import AsrSettings
 from ting_asr.engines import CallControl, StopRequested
 from ting_asr.engines.remote import RemoteAsrEngine
 from ting_common.errors import DeadlineExceededError, InternalError
-from ting_common.runners import RunnerUnavailableError, async_runner_retrying, error_from_wire
-
-T = TypeVar("T")
+from ting_common.runners import LoopThread, RunnerUnavailableError, async_runner_retrying, error_from_wire
 
 _RETRY_STATUSES = frozenset({502, 503, 504})
 _CONNECT_TIMEOUT_S = 10.0
-_POLL_S = 0.05
 
 
 class BentoAsrEngine(RemoteAsrEngine):
@@ -52,10 +43,8 @@ class BentoAsrEngine(RemoteAsrEngine):
         self.timeout_s = timeout_s
         self.retries = retries
         self.runner_label = f"BentoML at {self.url}"
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="bento-client", daemon=True)
-        self._thread.start()
-        self._client: httpx.AsyncClient = self._submit(self._open()).result()
+        self._loop = LoopThread("bento-client")
+        self._client: httpx.AsyncClient = self._loop.submit(self._open()).result()
 
     @classmethod
     def from_settings(cls, settings: AsrSettings) -> BentoAsrEngine:
@@ -64,10 +53,7 @@ class BentoAsrEngine(RemoteAsrEngine):
         engine.connect()
         return engine
 
-    # -- the loop ----------------------------------------------------------------------------------------------
-    def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
-
+    # -- calls -------------------------------------------------------------------------------------------------
     async def _open(self) -> httpx.AsyncClient:
         timeout = httpx.Timeout(self.timeout_s, connect=min(_CONNECT_TIMEOUT_S, self.timeout_s))
         return httpx.AsyncClient(base_url=self.url, timeout=timeout)
@@ -75,14 +61,9 @@ class BentoAsrEngine(RemoteAsrEngine):
     def _call(self, request: bytes, audio: npt.NDArray[np.float32] | None, control: CallControl | None) -> bytes:
         if control is not None:
             control.check()
-        future = self._submit(self._post_with_retries(request, audio))
-        while True:
-            try:
-                return future.result(timeout=_POLL_S)
-            except concurrent.futures.TimeoutError:
-                if control is not None and control.stop.is_set():
-                    future.cancel()  # cancels the coroutine on the loop, which closes its connection
-                    raise StopRequested from None
+        # A stop cancels the coroutine on the loop, which closes its connection.
+        stop = None if control is None else control.stop
+        return self._loop.run(self._post_with_retries(request, audio), stop, StopRequested)
 
     async def _post_with_retries(self, request: bytes, audio: npt.NDArray[np.float32] | None) -> bytes:
         body = None if audio is None else _audio_bytes(audio)
@@ -124,13 +105,7 @@ class BentoAsrEngine(RemoteAsrEngine):
 
     def close(self) -> None:
         """Close the client and stop the loop."""
-        if self._loop.is_closed():
-            return
-        with contextlib.suppress(Exception):
-            self._submit(self._client.aclose()).result(timeout=5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._loop.close()
+        self._loop.close(self._client.aclose())
 
 
 def _audio_bytes(audio: npt.NDArray[np.float32]) -> bytes:

@@ -12,10 +12,6 @@ Retries: UNAVAILABLE (the runner restarting, a connection refused) is retried wi
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextlib
-import threading
 from typing import Any
 
 import numpy as np
@@ -25,7 +21,7 @@ from ting_asr.config import AsrSettings
 from ting_asr.engines import CallControl, StopRequested
 from ting_asr.engines.remote import RemoteAsrEngine
 from ting_common.errors import DeadlineExceededError, InternalError, UnavailableError
-from ting_common.runners import RunnerUnavailableError, async_runner_retrying
+from ting_common.runners import LoopThread, RunnerUnavailableError, async_runner_retrying
 
 _UNAVAILABLE = ("StatusCode.UNAVAILABLE", "UNAVAILABLE")
 # Whole audio in one message (tritonclient's own default), and reconnects that follow a restarted runner within
@@ -60,11 +56,9 @@ class TritonAsrEngine(RemoteAsrEngine):
         self.timeout_s = timeout_s
         self.retries = retries
         self.runner_label = f"Triton at {url} (model {model_name})"
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="triton-client", daemon=True)
-        self._thread.start()
+        self._loop = LoopThread("triton-client")
         self._client: Any = None
-        self._submit(self._open()).result()
+        self._loop.submit(self._open()).result()
 
     @classmethod
     def from_settings(cls, settings: AsrSettings) -> TritonAsrEngine:
@@ -79,24 +73,15 @@ class TritonAsrEngine(RemoteAsrEngine):
         engine.connect()
         return engine
 
-    # -- the loop ----------------------------------------------------------------------------------------------
-    def _submit(self, coro: Any) -> concurrent.futures.Future[Any]:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
-
+    # -- calls -------------------------------------------------------------------------------------------------
     async def _open(self) -> None:
         from tritonclient.grpc.aio import InferenceServerClient
 
         self._client = InferenceServerClient(self.url, channel_args=CHANNEL_ARGS)
 
     def _call(self, request: bytes, audio: npt.NDArray[np.float32] | None, control: CallControl | None) -> bytes:
-        future = self._submit(self._infer_with_retries(request, audio))
-        while True:
-            try:
-                return bytes(future.result(timeout=0.05))
-            except concurrent.futures.TimeoutError:
-                if control is not None and control.stop.is_set():
-                    future.cancel()
-                    raise StopRequested from None
+        stop = None if control is None else control.stop
+        return self._loop.run(self._infer_with_retries(request, audio), stop, StopRequested)
 
     async def _infer_with_retries(self, request: bytes, audio: npt.NDArray[np.float32] | None) -> bytes:
         async for attempt in async_runner_retrying(self.retries):
@@ -142,18 +127,7 @@ class TritonAsrEngine(RemoteAsrEngine):
 
     def close(self) -> None:
         """Close the client and stop the loop."""
-        if self._loop.is_closed():
-            return
-
-        async def _close() -> None:
-            if self._client is not None:
-                await self._client.close()
-
-        with contextlib.suppress(Exception):
-            self._submit(_close()).result(timeout=5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._loop.close()
+        self._loop.close(self._client.close() if self._client is not None else None)
 
 
 __all__ = ["TritonAsrEngine"]
