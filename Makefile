@@ -99,6 +99,8 @@ bench: setup  ## every benchmark (figures, not assertions)
 	$(BIN)/python bench/separation.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/runners.py
+	$(BIN)/python bench/cold_start.py
 
 clean:
 	rm -rf $(VENV) node_modules .triton .uv-stamp .system-stamp .mypy_cache .ruff_cache .pytest_cache

@@ -4,7 +4,11 @@
 * ``kubernetes-validate -k 1.33.0 --strict`` checks the rendered objects against the Kubernetes schemas;
 * ``node tools/check_keda.mjs`` checks the KEDA objects (kubernetes-validate has no schema for them);
 * structural checks on the parsed objects: security context, probes, resources, named ports, the addresses the
-  gateway calls, the autoscalers and the GPU requests.
+  gateway and the services call, the autoscalers, the GPU requests, the network policies (evaluated on the
+  rendered objects) and every ``TING_*`` setting against the settings classes (drift).
+
+Besides the overlays, a few component combinations the overlays do not use are rendered on the base
+(``base+triton``, ``base+bento``, ...), so every component is checked.
 
 The tools are looked up next to ``sys.executable`` (the project's ``.venv/bin``) and in ``node_modules``; a missing
 tool skips its tests with the reason, and fails them when ``CI=true``.
@@ -13,20 +17,32 @@ tool skips its tests with the reason, and fails them when ``CI=true``.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 OVERLAYS = sorted(p.name for p in (DEPLOY / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
+# component combinations no overlay uses, rendered on the base (namespace ting-test): "<name>": [components...].
+# (On the base, not on top of an overlay: kustomize does not point the new objects of a component at a
+# ConfigMap that an inner overlay already generated and hashed.)
+COMBOS = {
+    "base+triton": ["triton"],
+    "base+triton-gpu+autoscaling": ["triton", "triton-gpu", "triton-autoscaling", "network-policies"],
+    "base+bento": ["bento", "network-policies", "ingress"],
+}
+TARGETS = OVERLAYS + sorted(COMBOS)
 BIN = Path(sys.executable).parent
 KEDA_SCRIPT = ROOT / "tools" / "check_keda.mjs"
 K8S_VERSION = "1.33.0"
@@ -41,6 +57,29 @@ GRPC = {
     "ting-gateway": ("gateway", 50050, "ting.gateway.v1.PipelineService"),
     "ting-gateway-worker": ("gateway", 50050, "ting.gateway.v1.PipelineService"),
 }
+# Model-runner Deployment -> (container, image, {port name: port}, readiness path, liveness path); HTTP probes.
+RUNNERS = {
+    "ting-triton": (
+        "triton",
+        "ting-triton",
+        {"http": 8000, "grpc": 8001, "metrics": 8002},
+        "/v2/health/ready",
+        "/v2/health/live",
+    ),
+    "ting-bento-asr": ("runner", "ting-bento-asr", {"http": 3000}, "/readyz", "/livez"),
+    "ting-bento-separate": ("runner", "ting-bento-separate", {"http": 3000}, "/readyz", "/livez"),
+}
+# TING_<PREFIX>_* -> the settings class that reads it (module, class)
+SETTINGS = {
+    "TING_ASR_": ("ting_asr.config", "AsrSettings"),
+    "TING_TRANSLATE_": ("ting_translate.config", "TranslateSettings"),
+    "TING_SUMMARIZE_": ("ting_summarize.config", "SummarizeSettings"),
+    "TING_SEPARATE_": ("ting_separate.config", "SeparateSettings"),
+    "TING_GATEWAY_": ("ting_gateway.config", "GatewaySettings"),
+}
+# Settings a manifest may set before its settings class has the field (a change landing in two steps); keep it
+# empty. test_allow_list_is_still_needed fails when an entry is stale.
+PENDING_SETTINGS: set[str] = set()
 # Secrets the manifests reference but never contain (the operator creates them; deploy/README.md, "Secrets").
 EXTERNAL_SECRETS = {"ting-gateway", "ting-s3", "ting-llm"}
 
@@ -142,17 +181,36 @@ class Rendered:
         return out
 
     def container(self, deployment: str) -> dict[str, Any]:
-        name = GRPC[deployment][0]
+        name = GRPC[deployment][0] if deployment in GRPC else RUNNERS[deployment][0]
         containers = self.deployment(deployment)["spec"]["template"]["spec"]["containers"]
         return next(c for c in containers if c["name"] == name)
 
 
 @functools.cache
+def _target_dir(target: str) -> str:
+    """The kustomization directory of an overlay, or of a COMBOS entry (written to a temporary directory; kustomize
+    wants relative paths to the base and the components)."""
+    if target in OVERLAYS:
+        return str(DEPLOY / "overlays" / target)
+    folder = Path(tempfile.mkdtemp(prefix=f"ting-{target}-"))
+    rel = Path(os.path.relpath(DEPLOY, folder))
+    doc = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": "ting-test",
+        "resources": [str(rel / "base")],
+        "components": [str(rel / "components" / c) for c in COMBOS[target]],
+    }
+    (folder / "kustomization.yaml").write_text(yaml.safe_dump(doc))
+    return str(folder)
+
+
+@functools.cache
 def _rendered(overlay: str) -> Rendered:
-    return Rendered(_render(str(DEPLOY / "overlays" / overlay)))
+    return Rendered(_render(_target_dir(overlay)))
 
 
-@pytest.fixture(params=OVERLAYS)
+@pytest.fixture(params=TARGETS)
 def overlay(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -165,7 +223,7 @@ def rendered(overlay: str) -> Rendered:
 @pytest.fixture
 def rendered_file(overlay: str, tmp_path: Path) -> Path:
     path = tmp_path / f"{overlay}.yaml"
-    path.write_text(_render(str(DEPLOY / "overlays" / overlay)))
+    path.write_text(_render(_target_dir(overlay)))
     return path
 
 
@@ -182,6 +240,13 @@ def _containers(rendered: Rendered) -> Iterator[tuple[str, dict[str, Any], dict[
 
 def test_overlays_exist() -> None:
     assert {"dev", "production", "cpu-only"} <= set(OVERLAYS)
+    components = {p.name for p in (DEPLOY / "components").iterdir() if (p / "kustomization.yaml").is_file()}
+    used = {c for combo in COMBOS.values() for c in combo}
+    for overlay in OVERLAYS:
+        text = (DEPLOY / "overlays" / overlay / "kustomization.yaml").read_text()
+        used |= {c for c in components if f"components/{c}\n" in text}
+    # every component is rendered by an overlay or a combination (except `gpu`, kept for in-process GPU engines)
+    assert components - used <= {"gpu"}, components - used
 
 
 def test_renders(rendered: Rendered) -> None:
@@ -268,7 +333,8 @@ def test_containers_have_resources(rendered: Rendered) -> None:
 def test_grpc_probes_and_drain(rendered: Rendered) -> None:
     deployments = rendered.names("Deployment")
     assert {"ting-asr", "ting-translate", "ting-summarize", "ting-separate", "ting-gateway"} <= deployments
-    for name in deployments:
+    assert deployments <= set(GRPC) | set(RUNNERS), deployments - set(GRPC) - set(RUNNERS)
+    for name in deployments & set(GRPC):
         _cname, port, service = GRPC[name]
         container = rendered.container(name)
         ready = container["readinessProbe"]["grpc"]
@@ -315,7 +381,10 @@ def test_services_ports_named_and_backed(rendered: Rendered) -> None:
             assert port.get("name"), f"Service {name}: unnamed port {port}"
             named = {p["name"] for c in selected[0]["spec"]["template"]["spec"]["containers"] for p in c["ports"]}
             assert port["targetPort"] in named, f"Service {name}: targetPort {port['targetPort']} not in {named}"
-        assert "grpc" in {p["name"] for p in svc["spec"]["ports"]}, name
+        if name in RUNNERS:
+            assert {p["name"]: p["port"] for p in svc["spec"]["ports"]} == RUNNERS[name][2], name
+        else:
+            assert "grpc" in {p["name"] for p in svc["spec"]["ports"]}, name
 
 
 def test_prometheus_annotations_point_at_a_port(rendered: Rendered) -> None:
@@ -378,6 +447,11 @@ def test_one_autoscaler_per_deployment(rendered: Rendered) -> None:
 # per overlay
 
 
+def _mib(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
+    return float(quantity[:-2]) * units[quantity[-2:]]
+
+
 def _gpu_limit(rendered: Rendered, name: str) -> str | None:
     limits: dict[str, str] = rendered.container(name)["resources"]["limits"]
     return limits.get("nvidia.com/gpu")
@@ -422,6 +496,11 @@ def test_production_scaling_and_stores(overlay_name: str) -> None:
     assert asr["minReplicaCount"] >= 1
     assert "ting_asr_inference_queued" in asr["triggers"][0]["metadata"]["query"]
 
+    if r.get("Deployment", "ting-triton") is not None:
+        triton = scaled["ting-triton"]
+        assert triton["minReplicaCount"] >= 1
+        assert "nv_inference_request_success" in triton["triggers"][0]["metadata"]["query"]
+
     hpa = {o["spec"]["scaleTargetRef"]["name"] for o in r.of("HorizontalPodAutoscaler")}
     assert {"ting-translate", "ting-summarize"} <= hpa
     # the autoscalers own the replica counts: `kubectl apply` must not reset them
@@ -445,15 +524,335 @@ def test_production_scaling_and_stores(overlay_name: str) -> None:
         assert svc["spec"]["selector"].get("app.kubernetes.io/name") != "ting-gateway-worker"
 
 
-def test_gpu_component_in_production_only() -> None:
+def test_gpu_on_the_triton_runner_in_production_only() -> None:
+    """Production runs the models on a GPU Triton runner; the services themselves hold no GPU and call it."""
     prod = _rendered("production")
+    assert _gpu_limit(prod, "ting-triton") == "1"
+    assert prod.container("ting-triton")["resources"]["requests"]["nvidia.com/gpu"] == "1"
+    pod = prod.deployment("ting-triton")["spec"]["template"]["spec"]
+    assert any(t["key"] == "nvidia.com/gpu" for t in pod["tolerations"])
+    assert pod["nodeSelector"]
+    assert "--model-config-name=gpu" in prod.container("ting-triton")["args"]
+    for name in ("ting-asr", "ting-separate", "ting-translate", "ting-summarize", "ting-gateway"):
+        assert _gpu_limit(prod, name) is None, name
+    asr = prod.env(prod.container("ting-asr"))
+    assert (asr["TING_ASR_ENGINE"], asr["TING_ASR_TRITON_URL"]) == ("triton", "ting-triton:8001")
+    sep = prod.env(prod.container("ting-separate"))
+    assert (sep["TING_SEPARATE_RUNNER"], sep["TING_SEPARATE_TRITON_URL"]) == ("triton", "ting-triton:8001")
+    # the runner's own settings never select a runner (it would call itself)
+    runner = prod.env(prod.container("ting-triton"))
+    assert "TING_ASR_ENGINE" not in runner and "TING_SEPARATE_RUNNER" not in runner
+    # the services request less than the runner that now holds the models
     for name in ("ting-asr", "ting-separate"):
-        assert _gpu_limit(prod, name) == "1", name
-        pod = prod.deployment(name)["spec"]["template"]["spec"]
-        assert any(t["key"] == "nvidia.com/gpu" for t in pod["tolerations"]), name
-        assert pod["nodeSelector"], name
-    assert prod.env(prod.container("ting-asr"))["TING_ASR_DEVICE"] == "cuda"
-    assert _gpu_limit(prod, "ting-translate") is None
+        assert _mib(prod.container(name)["resources"]["requests"]["memory"]) < _mib(
+            prod.container("ting-triton")["resources"]["requests"]["memory"]
+        )
+
     cpu = _rendered("cpu-only")
     assert "nvidia.com/gpu" not in cpu.text
-    assert cpu.env(cpu.container("ting-asr"))["TING_ASR_DEVICE"] == "cpu"
+    assert cpu.get("Deployment", "ting-triton") is None
+    asr = cpu.env(cpu.container("ting-asr"))
+    assert (asr["TING_ASR_ENGINE"], asr["TING_ASR_BENTO_URL"]) == ("bento", "http://ting-bento-asr:3000")
+    sep = cpu.env(cpu.container("ting-separate"))
+    assert (sep["TING_SEPARATE_RUNNER"], sep["TING_SEPARATE_BENTO_URL"]) == ("bento", "http://ting-bento-separate:3000")
+    # dev: everything in process
+    dev = _rendered("dev")
+    assert not dev.names("Deployment") & set(RUNNERS)
+    assert "TING_ASR_ENGINE" not in dev.env(dev.container("ting-asr"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# every container: probes; runners: ports, probes, scratch; settings drift; images; what calls what
+
+
+def test_every_container_has_probes_and_limits(rendered: Rendered) -> None:
+    for name, _pod, container in _containers(rendered):
+        assert "readinessProbe" in container and "livenessProbe" in container, name
+        assert {"cpu", "memory"} <= set(container["resources"]["limits"]), name
+        assert container["securityContext"]["runAsNonRoot"] is True, name
+
+
+def test_runners(rendered: Rendered) -> None:
+    for name in rendered.names("Deployment") & set(RUNNERS):
+        _cname, image, ports, ready, live = RUNNERS[name]
+        container = rendered.container(name)
+        assert container["image"].split("/")[-1].split(":")[0] == image, name
+        assert {p["name"]: p["containerPort"] for p in container["ports"]} == ports, name
+        for probe, path in (("readinessProbe", ready), ("livenessProbe", live), ("startupProbe", ready)):
+            get = container[probe]["httpGet"]
+            assert (get["path"], get["port"]) == (path, "http"), f"{name} {probe}"
+        pod = rendered.deployment(name)["spec"]["template"]["spec"]
+        labels = rendered.deployment(name)["spec"]["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/component"] == "model-runner", name
+        assert labels["app.kubernetes.io/part-of"] == "ting", name
+        annotations = rendered.deployment(name)["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == str(ports.get("metrics", ports["http"])), name
+        env = rendered.env(container)
+        if name == "ting-triton":
+            # the python backend needs shared memory: /dev/shm on a memory emptyDir
+            shm = next(m for m in container["volumeMounts"] if m["mountPath"] == "/dev/shm")
+            volume = next(v for v in pod["volumes"] if v["name"] == shm["name"])
+            assert volume["emptyDir"]["medium"] == "Memory"
+            assert "--model-repository=/models" in container["args"]
+        else:
+            assert env["BENTOML_DO_NOT_TRACK"] == "true", name
+            assert Path(env["BENTOML_HOME"]).is_relative_to("/tmp"), name
+
+
+def test_services_reach_their_runners(rendered: Rendered) -> None:
+    """The runner addresses the services are given name a runner Service and the port the runner listens on."""
+    services = {s["metadata"]["name"]: s for s in rendered.of("Service")}
+    urls = {
+        ("ting-asr", "TING_ASR_TRITON_URL", "triton"): "TING_ASR_ENGINE",
+        ("ting-asr", "TING_ASR_BENTO_URL", "bento"): "TING_ASR_ENGINE",
+        ("ting-separate", "TING_SEPARATE_TRITON_URL", "triton"): "TING_SEPARATE_RUNNER",
+        ("ting-separate", "TING_SEPARATE_BENTO_URL", "bento"): "TING_SEPARATE_RUNNER",
+    }
+    for (dep, var, kind), selector in urls.items():
+        env = rendered.env(rendered.container(dep))
+        if env.get(selector) != kind:
+            continue
+        address = env[var].removeprefix("http://")
+        host, _, port = address.partition(":")
+        assert host in services and host in RUNNERS, f"{dep}: {var}={env[var]} names no runner Service"
+        svc_ports = {p["port"]: p["targetPort"] for p in services[host]["spec"]["ports"]}
+        assert int(port) in svc_ports, f"{dep}: {var}={env[var]}"
+        # gRPC to Triton's grpc port, HTTP to BentoML's http port
+        assert svc_ports[int(port)] == ("grpc" if kind == "triton" else "http"), f"{dep}: {var}"
+        assert RUNNERS[host][2][svc_ports[int(port)]] == int(port)
+
+
+def _settings_fields(prefix: str) -> dict[str, Any]:
+    module, cls = SETTINGS[prefix]
+    fields: dict[str, Any] = getattr(importlib.import_module(module), cls).model_fields
+    return fields
+
+
+def _is_setting(name: str) -> bool:
+    """A ``TING_<SVC>_*`` name is a field of that service's settings class (nested fields with ``__``)."""
+    prefix = next((p for p in SETTINGS if name.startswith(p)), None)
+    assert prefix is not None, f"{name}: no service reads TING_ names with this prefix"
+    parts = name.removeprefix(prefix).lower().split("__")
+    fields = _settings_fields(prefix)
+    for i, part in enumerate(parts):
+        if part not in fields:
+            return False
+        if i + 1 < len(parts):
+            annotation = fields[part].annotation
+            if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+                return False
+            fields = annotation.model_fields
+    return True
+
+
+def test_every_setting_is_read(rendered: Rendered) -> None:
+    """Drift: every TING_* variable a manifest sets (env, and ConfigMap keys loaded with envFrom) is a field of that
+    service's settings class, so a renamed or removed setting cannot linger unread."""
+    names: set[str] = set()
+    for _name, _pod, container in _containers(rendered):
+        names |= {n for n in rendered.env(container) if n.startswith("TING_")}
+    for cm in rendered.of("ConfigMap"):
+        names |= {k for k in cm.get("data", {}) if k.startswith("TING_")}
+    assert names
+    unread = {n for n in names if not _is_setting(n)} - PENDING_SETTINGS
+    assert not unread, f"settings no class reads: {sorted(unread)}"
+
+
+def test_allow_list_is_still_needed() -> None:
+    stale = {n for n in PENDING_SETTINGS if _is_setting(n)}
+    assert not stale, f"remove from PENDING_SETTINGS (the fields exist now): {sorted(stale)}"
+
+
+def test_drift_check_can_fail() -> None:
+    assert _is_setting("TING_ASR_PORT") and _is_setting("TING_GATEWAY_LIVE__MAX_STREAMS")
+    assert not _is_setting("TING_ASR_NO_SUCH_SETTING")
+    assert not _is_setting("TING_GATEWAY_LIVE__NO_SUCH_FIELD")
+    assert not _is_setting("TING_ASR_PORT__X")
+
+
+def test_images_and_ports_match_the_services(rendered: Rendered) -> None:
+    """Each Deployment runs the image of its service (ting-<service>, tag and registry aside), on the default port of
+    that service's settings class."""
+    for dep in rendered.of("Deployment"):
+        name = dep["metadata"]["name"]
+        image = dep["spec"]["template"]["spec"]["containers"][0]["image"].split("/")[-1].split(":")[0]
+        expected = "ting-gateway" if name == "ting-gateway-worker" else name
+        assert image == expected, f"{name} runs {image}"
+        if name in RUNNERS:
+            continue
+        service = name.removeprefix("ting-").removesuffix("-worker").upper()
+        fields = _settings_fields(f"TING_{service}_")
+        ports = {p["name"]: p["containerPort"] for p in rendered.container(name)["ports"]}
+        assert ports["grpc"] == fields["port"].default, name
+        if "http_port" in fields:
+            assert ports["http"] == fields["http_port"].default, name
+
+
+# -- network policies, evaluated on the rendered objects ---------------------------------------------------------
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expr in selector.get("matchExpressions", []):
+        key, op, values = expr["key"], expr["operator"], expr.get("values", [])
+        ok = {
+            "In": labels.get(key) in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+class Pod:
+    """A pod of a Deployment (labels, named container ports), or a pod outside ``ns`` when ``namespace`` is set."""
+
+    def __init__(self, labels: dict[str, str], ports: dict[str, int], namespace_labels: dict[str, str] | None = None):
+        self.labels = labels
+        self.ports = ports
+        self.namespace_labels = namespace_labels  # None: the Ting namespace
+
+
+def _pod(rendered: Rendered, deployment: str) -> Pod:
+    template = rendered.deployment(deployment)["spec"]["template"]
+    ports = {p["name"]: p["containerPort"] for c in template["spec"]["containers"] for p in c.get("ports", [])}
+    return Pod(template["metadata"]["labels"], ports)
+
+
+def _peer_matches(peer: dict[str, Any], pod: Pod) -> bool:
+    if "ipBlock" in peer:
+        return pod.namespace_labels is not None  # only used for outside destinations here
+    if "namespaceSelector" in peer:
+        if pod.namespace_labels is None or not _selects(peer["namespaceSelector"], pod.namespace_labels):
+            return False
+    elif pod.namespace_labels is not None:
+        return False
+    return _selects(peer.get("podSelector", {}), pod.labels)
+
+
+def _port_matches(rule_ports: list[dict[str, Any]] | None, target: Pod, port: int) -> bool:
+    if not rule_ports:
+        return True
+    for p in rule_ports:
+        if "port" not in p:
+            return True
+        value = p["port"]
+        if isinstance(value, str):
+            if target.ports.get(value) == port:
+                return True
+        elif value == port:
+            return True
+    return False
+
+
+def _allowed(rendered: Rendered, src: Pod, dst: Pod, port: int) -> bool:
+    """Whether NetworkPolicies let ``src`` open TCP ``port`` on ``dst``: ingress on dst and egress on src must both
+    allow it (a pod no policy of that direction selects is open in that direction)."""
+
+    def direction(owner: Pod, peer: Pod, kind: str, field: str, key: str) -> bool:
+        if owner.namespace_labels is not None:
+            return True  # outside the namespace: not ours to check
+        policies = [
+            pol
+            for pol in rendered.of("NetworkPolicy")
+            if kind in pol["spec"].get("policyTypes", ["Ingress"])
+            and _selects(pol["spec"]["podSelector"], owner.labels)
+        ]
+        if not policies:
+            return True
+        for pol in policies:
+            for rule in pol["spec"].get(field, []):
+                peers = rule.get(key)
+                if (not peers or any(_peer_matches(p, peer) for p in peers)) and _port_matches(
+                    rule.get("ports"), dst, port
+                ):
+                    return True
+        return False
+
+    return direction(dst, src, "Ingress", "ingress", "from") and direction(src, dst, "Egress", "egress", "to")
+
+
+@pytest.mark.parametrize("overlay_name", ["production", "cpu-only", "base+triton-gpu+autoscaling", "base+bento"])
+def test_network_policies(overlay_name: str) -> None:
+    r = _rendered(overlay_name)
+    assert r.get("NetworkPolicy", "ting-default-deny") is not None
+    outsider = Pod({"app": "something-else"}, {})
+    elsewhere = Pod({"app.kubernetes.io/name": "ingress-nginx"}, {}, {"kubernetes.io/metadata.name": "ingress-nginx"})
+    monitoring = Pod({"app.kubernetes.io/name": "prometheus"}, {}, {"kubernetes.io/metadata.name": "monitoring"})
+    gateway = _pod(r, "ting-gateway")
+    callers = [gateway] + ([_pod(r, "ting-gateway-worker")] if r.get("Deployment", "ting-gateway-worker") else [])
+    services = ["ting-asr", "ting-translate", "ting-summarize", "ting-separate"]
+
+    # the gateway API is the entry point: REST and gRPC from anywhere (the Ingress controller)
+    for src in (elsewhere, outsider):
+        assert _allowed(r, src, gateway, gateway.ports["http"])
+        assert _allowed(r, src, gateway, gateway.ports["grpc"])
+    for name in services:
+        svc = _pod(r, name)
+        grpc = svc.ports["grpc"]
+        for caller in callers:
+            assert _allowed(r, caller, svc, grpc), f"gateway -> {name}:{grpc} blocked"
+        # ... and only the gateway
+        assert not _allowed(r, outsider, svc, grpc), name
+        assert not _allowed(r, elsewhere, svc, grpc), name
+        for other in services:
+            if other != name:
+                assert not _allowed(r, _pod(r, other), svc, grpc), f"{other} -> {name}"
+        # Prometheus scrapes the metrics port, nothing else does
+        assert _allowed(r, monitoring, svc, svc.ports["metrics"]), name
+        assert not _allowed(r, outsider, svc, svc.ports["metrics"]), name
+        assert not _allowed(r, monitoring, svc, grpc), name
+
+    runners = r.names("Deployment") & set(RUNNERS)
+    assert runners or overlay_name == "base+bento" or overlay_name == "production" or overlay_name == "cpu-only"
+    for name in runners:
+        runner = _pod(r, name)
+        api = runner.ports.get("grpc", runner.ports["http"])
+        for client in ("ting-asr", "ting-separate"):
+            assert _allowed(r, _pod(r, client), runner, api), f"{client} -> {name}:{api} blocked"
+        for stranger in ["ting-translate", "ting-summarize", "ting-gateway"]:
+            assert not _allowed(r, _pod(r, stranger), runner, api), f"{stranger} -> {name}"
+        assert not _allowed(r, outsider, runner, api), name
+        assert not _allowed(r, elsewhere, runner, api), name
+        # runners call nothing in the namespace
+        assert not _allowed(r, runner, _pod(r, "ting-asr"), _pod(r, "ting-asr").ports["grpc"]), name
+
+    # egress beyond the namespace: stores for the gateway, the LLM for translate/summarize, nothing for the others
+    s3 = Pod({}, {}, {"kubernetes.io/metadata.name": "elsewhere"})
+    assert _allowed(r, gateway, s3, 5432) and _allowed(r, gateway, s3, 443)
+    assert _allowed(r, _pod(r, "ting-translate"), s3, 443)
+    assert not _allowed(r, _pod(r, "ting-translate"), s3, 5432)
+    assert not _allowed(r, _pod(r, "ting-asr"), s3, 443)
+    dns = Pod({"k8s-app": "kube-dns"}, {}, {"kubernetes.io/metadata.name": "kube-system"})
+    for name in r.names("Deployment"):
+        assert _allowed(r, _pod(r, name), dns, 53), f"{name}: no DNS"
+
+
+def test_network_policy_check_can_fail() -> None:
+    """Without the policy that lets the gateway in, the services are unreachable from it."""
+    r = _rendered("production")
+    broken = Rendered(r.text)
+    broken.objects = [o for o in broken.objects if o["metadata"]["name"] != "ting-services-ingress"]
+    assert not _allowed(broken, _pod(broken, "ting-gateway"), _pod(broken, "ting-asr"), 50051)
+    assert _allowed(r, _pod(r, "ting-gateway"), _pod(r, "ting-asr"), 50051)
+
+
+def test_production_ingress() -> None:
+    r = _rendered("production")
+    services = {s["metadata"]["name"]: s for s in r.of("Service")}
+    backends: dict[str, tuple[str, str]] = {}
+    for ing in r.of("Ingress"):
+        for rule in ing["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                assert backend["port"]["name"] in {p["name"] for p in services[backend["name"]]["spec"]["ports"]}
+                backends[ing["metadata"]["name"]] = (backend["name"], backend["port"]["name"])
+                assert path["path"] == "/"
+        assert ing["spec"]["tls"], ing["metadata"]["name"]
+    assert backends == {"ting-gateway": ("ting-gateway", "http"), "ting-gateway-grpc": ("ting-gateway", "grpc")}
+    grpc = r.get("Ingress", "ting-gateway-grpc")
+    assert grpc is not None
+    assert grpc["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPC"

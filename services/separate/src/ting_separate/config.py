@@ -66,6 +66,34 @@ class SeparateSettings(ServiceSettings):
         "unset: the system temporary directory.",
     )
 
+    # -- model runners: the engines served out of process (NVIDIA Triton, BentoML) instead of in this one --
+    runner: Literal["in-process", "triton", "bento"] = Field(
+        "in-process",
+        description="Where the engines run (`TING_SEPARATE_RUNNER`): `in-process` (this server), `triton` (the "
+        "`separator` model of an NVIDIA Triton server, KServe v2 gRPC) or `bento` (the BentoML `SeparatorRunner` "
+        "service, HTTP). A runner hosts the same engines (its own `TING_SEPARATE_ONNX_*`); this server keeps the "
+        "chunking, so the stems are the same.",
+    )
+    triton_url: str = Field(
+        "127.0.0.1:8001", description="`host:port` of Triton's gRPC endpoint (`TING_SEPARATE_TRITON_URL`)."
+    )
+    triton_model: str = Field("separator", description="Triton model name (`TING_SEPARATE_TRITON_MODEL`).")
+    triton_model_version: str = Field(
+        "", description="Triton model version; empty: the server's version policy decides."
+    )
+    bento_url: str = Field(
+        "http://127.0.0.1:3000", description="Base URL of the BentoML separator runner (`TING_SEPARATE_BENTO_URL`)."
+    )
+    runner_timeout_s: float = Field(
+        600.0, gt=0, description="Longest wait for one runner request (one batch of chunks), seconds."
+    )
+    runner_retries: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="Retries (exponential backoff with jitter) when the runner is unreachable; then UNAVAILABLE.",
+    )
+
     # -- the `onnx` engine: a neural separator exported to ONNX, run in process with onnxruntime --
     onnx_model_path: Path | None = Field(
         None,

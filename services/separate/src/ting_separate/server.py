@@ -20,7 +20,29 @@ def create_engines(settings: SeparateSettings) -> list[SeparationEngine]:
 
     ``dsp`` always; ``onnx`` when ``TING_SEPARATE_ONNX_MODEL_PATH`` is set, loaded here so that a missing or
     broken model stops the service at startup (:class:`FailedPreconditionError`) instead of failing calls.
+    With ``TING_SEPARATE_RUNNER=triton`` or ``bento`` the engines are those the model runner reports it hosts
+    (its own ``TING_SEPARATE_ONNX_*`` decide them), each a client of the runner; an unreachable runner stops the
+    service at startup with UNAVAILABLE (after ``runner_retries``).
     """
+    if settings.runner != "in-process":
+        if settings.runner == "triton":
+            from ting_separate.engines.triton import triton_engines
+
+            remote = triton_engines(settings)
+        else:
+            from ting_separate.engines.bento import bento_engines
+
+            remote = bento_engines(settings)
+        if settings.default_engine not in {engine.name for engine in remote}:
+            for engine in remote[:1]:
+                engine.close()
+            hosted = ", ".join(engine.name for engine in remote)
+            how = OPTIONAL_ENGINES.get(settings.default_engine, "")
+            raise FailedPreconditionError(
+                f"TING_SEPARATE_DEFAULT_ENGINE={settings.default_engine}, but the {settings.runner} runner hosts "
+                f"only {hosted}: {how} (in the runner's environment)"
+            )
+        return sorted(remote, key=lambda engine: engine.name != settings.default_engine)
     from ting_separate.engines.dsp import DspEngine
 
     engines: list[SeparationEngine] = [DspEngine()]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +49,21 @@ class SeparationOptions:
     stems: tuple[StemName, ...] = ("vocals", "accompaniment")
     segment_ms: int = 0  # 0: the engine's default chunk length
     overlap_ratio: float | None = None  # None: the engine's default
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """How an engine cuts its input (:func:`~ting_separate.engines.chunking.stream_in_batches`): chunk and overlap
+    lengths, context on either side and chunks per batch, all in input samples.
+
+    A remote engine cuts with the runner's plan on the caller's side and has the runner separate each batch
+    (:meth:`ChunkedSeparationEngine.separate_chunks`), so its stems are those of the in-process engine.
+    """
+
+    chunk: int
+    overlap: int
+    context: int = 0
+    batch: int = 1
 
 
 class StopRequested(Exception):
@@ -113,6 +128,23 @@ class SeparationEngine(Protocol):
 
     def close(self) -> None:
         """Free resources (models, pools)."""
+        ...
+
+
+@runtime_checkable
+class ChunkedSeparationEngine(SeparationEngine, Protocol):
+    """An engine whose ``separate_stream`` is :func:`~ting_separate.engines.chunking.stream_in_batches` over
+    :meth:`plan` and :meth:`separate_chunks`: what a model runner hosts (:mod:`ting_separate.runner`)."""
+
+    def plan(self, sample_rate: int, channels: int, options: SeparationOptions) -> ChunkPlan:
+        """The chunking of ``channels``-channel input at ``sample_rate`` for ``options``; checks the options
+        (unsupported stems, channels) as ``separate_stream`` would."""
+        ...
+
+    def separate_chunks(
+        self, chunks: Sequence[FloatArray], sample_rate: int, options: SeparationOptions
+    ) -> list[dict[StemName, FloatArray]]:
+        """``options.stems`` of each chunk (with its context), exactly as one batch inside ``separate_stream``."""
         ...
 
 

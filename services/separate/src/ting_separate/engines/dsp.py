@@ -19,7 +19,7 @@ Long inputs run in overlapping chunks (:mod:`ting_separate.engines.chunking`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -30,6 +30,7 @@ from scipy import ndimage, signal
 from ting_common.errors import FailedPreconditionError
 from ting_separate.engines import (
     CallControl,
+    ChunkPlan,
     EngineInfo,
     FloatArray,
     SeparationOptions,
@@ -139,6 +140,7 @@ def repeating_cue(mag: FloatArray, neighbours: int, min_distance: int) -> FloatA
         valid = np.take_along_axis(similarity[start : start + block], idx, axis=1) > -np.inf
         gathered = mag.T[idx].astype(np.float32)  # (block, k, bins)
         gathered[~valid] = np.nan
+        gathered[~valid.any(axis=1)] = 0.0  # frames with no neighbour: model 0 (no all-NaN median warning)
         med = np.nanmedian(gathered, axis=1) if not valid.all() else np.median(gathered, axis=1)
         model[:, start : start + block] = np.nan_to_num(med).T
     model = np.minimum(model, mag)
@@ -268,32 +270,51 @@ class DspEngine:
         total_hint: int = 0,
     ) -> Iterator[dict[StemName, FloatArray]]:
         """:meth:`separate` over a stream of input blocks, yielding finished output blocks."""
+        plan = self.plan(sample_rate, 0, options)
+        yield from stream_in_batches(
+            blocks,
+            options.stems,
+            lambda pieces: self.separate_chunks(pieces, sample_rate, options),
+            chunk=plan.chunk,
+            overlap=plan.overlap,
+            batch=plan.batch,
+            control=control,
+            context=plan.context,
+            total_hint=total_hint,
+        )
+
+    def plan(self, sample_rate: int, channels: int, options: SeparationOptions) -> ChunkPlan:
+        """Chunks of ``chunk_s`` (or ``options.segment_ms``), one per batch, cross-faded over ``crossfade_s``
+        (at most a quarter chunk) or ``options.overlap_ratio``; any channel count."""
         unsupported = [s for s in options.stems if s not in SUPPORTED]
         if unsupported:
             raise FailedPreconditionError(
                 f"the {self.name} engine cannot produce {supported_text(unsupported)}; "
                 f"it supports {supported_text(SUPPORTED)}"
             )
-        settings = self.settings
-        if options.segment_ms:
-            settings = replace(settings, chunk_s=options.segment_ms / 1000)
+        settings = self._settings(options)
         chunk = max(1, round(settings.chunk_s * sample_rate))
         if options.overlap_ratio is not None:
             overlap = round(chunk * options.overlap_ratio)
         else:
             overlap = min(round(settings.crossfade_s * sample_rate), chunk // 4)
-        stems = options.stems
-        for block in stream_in_batches(
-            blocks,
-            SUPPORTED,
-            lambda pieces: [separate_chunk(piece, sample_rate, settings) for piece in pieces],
-            chunk=chunk,
-            overlap=overlap,
-            batch=1,
-            control=control,
-            total_hint=total_hint,
-        ):
-            yield {stem: block[stem] for stem in stems}
+        return ChunkPlan(chunk=chunk, overlap=overlap, context=0, batch=1)
+
+    def separate_chunks(
+        self, chunks: Sequence[FloatArray], sample_rate: int, options: SeparationOptions
+    ) -> list[dict[StemName, FloatArray]]:
+        """``options.stems`` of each chunk (:func:`separate_chunk`)."""
+        settings = self._settings(options)
+        results = []
+        for piece in chunks:
+            stems = separate_chunk(piece, sample_rate, settings)
+            results.append({stem: stems[stem] for stem in options.stems})
+        return results
+
+    def _settings(self, options: SeparationOptions) -> DspSettings:
+        if options.segment_ms:
+            return replace(self.settings, chunk_s=options.segment_ms / 1000)
+        return self.settings
 
     def close(self) -> None:
         """Nothing to free."""

@@ -46,6 +46,7 @@ from scipy import signal
 from ting_common.errors import FailedPreconditionError, InternalError
 from ting_separate.engines import (
     CallControl,
+    ChunkPlan,
     EngineInfo,
     FloatArray,
     SeparationOptions,
@@ -212,30 +213,35 @@ class OnnxEngine:
         total_hint: int = 0,
     ) -> Iterator[dict[StemName, FloatArray]]:
         """:meth:`separate` over a stream of input blocks, yielding finished output blocks."""
-        unsupported = [s for s in options.stems if s not in self._supported]
-        if unsupported:
-            raise FailedPreconditionError(
-                f"the {self.name} engine cannot produce {supported_text(unsupported)}; "
-                f"its model gives {supported_text(self._supported)}"
-            )
+        self._check_stems(options)
         source = iter(blocks)
         first = next(source, None)
         if first is None:
             return
-        channels, model_channels = first.shape[0], self.settings.channels
+        plan = self.plan(sample_rate, first.shape[0], options)
+        yield from stream_in_batches(
+            itertools.chain([first], source),
+            options.stems,
+            lambda pieces: self.separate_chunks(pieces, sample_rate, options),
+            chunk=plan.chunk,
+            overlap=plan.overlap,
+            batch=plan.batch,
+            control=control,
+            context=plan.context,
+            total_hint=total_hint,
+        )
+
+    def plan(self, sample_rate: int, channels: int, options: SeparationOptions) -> ChunkPlan:
+        """Chunks whose resampled length (with context) fits one model segment; as many per batch as fill the
+        model's batch (a mono model takes each channel as its own segment)."""
+        self._check_stems(options)
+        model_channels = self.settings.channels
         if channels not in (1, model_channels) and model_channels != 1:
             raise FailedPreconditionError(
                 f"the {self.name} engine's model takes {model_channels} channels; got {channels}"
             )
         model_rate = self.settings.sample_rate
-        divisor = math.gcd(model_rate, sample_rate)
-        up, down = model_rate // divisor, sample_rate // divisor
-        # resample_poly's filter reaches 10 * max(up, down) samples of the upsampled signal to either side;
-        # twice that (in input samples) of real neighbouring audio keeps its edge effects out of the output.
-        context = 0 if up == down else 2 * math.ceil(10 * max(up, down) / up) + 16
-        segment = self._segment
-        if options.segment_ms and self._fixed_length is None:
-            segment = max(1, round(options.segment_ms / 1000 * model_rate))
+        _, _, context, segment = self._geometry(sample_rate, options)
         # The largest input span (chunk plus context both sides) whose resampled length fits one segment.
         chunk = segment * sample_rate // model_rate - 2 * context
         if chunk < 1:
@@ -246,17 +252,35 @@ class OnnxEngine:
         ratio = self.settings.overlap if options.overlap_ratio is None else options.overlap_ratio
         overlap = min(round(chunk * ratio), chunk - 1)
         items_per_chunk = channels if model_channels == 1 else 1
-        yield from stream_in_batches(
-            itertools.chain([first], source),
-            options.stems,
-            lambda pieces: self._separate_batch(pieces, options.stems, up, down, segment),
-            chunk=chunk,
-            overlap=overlap,
-            batch=max(1, self._batch // items_per_chunk),
-            control=control,
-            context=context,
-            total_hint=total_hint,
-        )
+        return ChunkPlan(chunk=chunk, overlap=overlap, context=context, batch=max(1, self._batch // items_per_chunk))
+
+    def separate_chunks(
+        self, chunks: Sequence[FloatArray], sample_rate: int, options: SeparationOptions
+    ) -> list[dict[StemName, FloatArray]]:
+        """``options.stems`` of each chunk: one batch of segments through the model (see the module docstring)."""
+        up, down, _, segment = self._geometry(sample_rate, options)
+        return self._separate_batch(chunks, options.stems, up, down, segment)
+
+    def _check_stems(self, options: SeparationOptions) -> None:
+        unsupported = [s for s in options.stems if s not in self._supported]
+        if unsupported:
+            raise FailedPreconditionError(
+                f"the {self.name} engine cannot produce {supported_text(unsupported)}; "
+                f"its model gives {supported_text(self._supported)}"
+            )
+
+    def _geometry(self, sample_rate: int, options: SeparationOptions) -> tuple[int, int, int, int]:
+        """``(up, down, context, segment)``: resampling ratio, resampler context (input samples) and model segment."""
+        model_rate = self.settings.sample_rate
+        divisor = math.gcd(model_rate, sample_rate)
+        up, down = model_rate // divisor, sample_rate // divisor
+        # resample_poly's filter reaches 10 * max(up, down) samples of the upsampled signal to either side;
+        # twice that (in input samples) of real neighbouring audio keeps its edge effects out of the output.
+        context = 0 if up == down else 2 * math.ceil(10 * max(up, down) / up) + 16
+        segment = self._segment
+        if options.segment_ms and self._fixed_length is None:
+            segment = max(1, round(options.segment_ms / 1000 * model_rate))
+        return up, down, context, segment
 
     def close(self) -> None:
         """Drop the session (onnxruntime frees its memory when the last reference goes)."""
