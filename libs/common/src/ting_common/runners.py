@@ -56,6 +56,11 @@ _BY_CODE: dict[str, type[TingError]] = {
 }
 
 
+# HTTP answers that mean "not now" (busy: BentoML's traffic.max_concurrency answers 429; a proxy or a restarting
+# runner: 502/503/504): retried like an unreachable runner.
+RETRY_HTTP_STATUSES = frozenset({429, 502, 503, 504})
+
+
 class RunnerUnavailableError(UnavailableError):
     """The runner could not be reached or said it cannot serve now; retried, then surfaced as UNAVAILABLE."""
 
@@ -171,6 +176,7 @@ class LoopThread:
 
 
 __all__ = [
+    "RETRY_HTTP_STATUSES",
     "LoopThread",
     "RunnerUnavailableError",
     "async_runner_retrying",

@@ -10,8 +10,8 @@ waits it watches ``control.stop``: when the caller goes away the coroutine is ca
 and the call raises :class:`~ting_asr.engines.StopRequested`.
 
 Retries: a runner that cannot be reached (connection refused or reset, the server gone mid-request) or that answers
-HTTP 502/503/504 is retried with exponential backoff (``TING_ASR_RUNNER_RETRIES``); a call still failing then reaches
-the caller as UNAVAILABLE. ``TING_ASR_RUNNER_TIMEOUT_S`` bounds each attempt; running past it is DEADLINE_EXCEEDED.
+HTTP 429/502/503/504 (busy, restarting) is retried with exponential backoff (``TING_ASR_RUNNER_RETRIES``); a call
+still failing then reaches the caller as UNAVAILABLE. ``TING_ASR_RUNNER_TIMEOUT_S`` bounds each attempt; running past it is DEADLINE_EXCEEDED.
 """
 
 from __future__ import annotations
@@ -26,9 +26,14 @@ from ting_asr.config import AsrSettings
 from ting_asr.engines import CallControl, StopRequested
 from ting_asr.engines.remote import RemoteAsrEngine
 from ting_common.errors import DeadlineExceededError, InternalError
-from ting_common.runners import LoopThread, RunnerUnavailableError, async_runner_retrying, error_from_wire
+from ting_common.runners import (
+    RETRY_HTTP_STATUSES,
+    LoopThread,
+    RunnerUnavailableError,
+    async_runner_retrying,
+    error_from_wire,
+)
 
-_RETRY_STATUSES = frozenset({502, 503, 504})
 _CONNECT_TIMEOUT_S = 10.0
 
 
@@ -92,7 +97,7 @@ class BentoAsrEngine(RemoteAsrEngine):
             raise DeadlineExceededError(
                 f"the ASR model runner ({self.runner_label}) did not answer within {self.timeout_s:g} s"
             ) from exc
-        if reply.status_code in _RETRY_STATUSES:
+        if reply.status_code in RETRY_HTTP_STATUSES:
             raise self._unavailable(f"HTTP {reply.status_code}: {reply.text[:300]}")
         if reply.status_code >= 400 and not _is_error_answer(reply.content):
             raise InternalError(

@@ -9,25 +9,29 @@ The service is ``services/separate/runners/bento/service.py:SeparatorRunner`` (h
   not JSON number lists) -> the framed answer (:func:`ting_separate.runner.frame`).
 
 Engines run in worker threads, so the client is ``httpx``'s blocking one; the stop flag is checked between
-batches (and before each attempt). Connection failures and HTTP 502/503/504 are retried with backoff
+batches (and before each attempt). Connection failures and HTTP 429/502/503/504 are retried with backoff
 (:func:`ting_common.runners.runner_retrying`), then surface as UNAVAILABLE naming the runner.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Final
+from typing import Any
 
 import httpx
 
 from ting_common.errors import DeadlineExceededError, InternalError
-from ting_common.runners import RunnerUnavailableError, error_from_wire, parse_answer, runner_retrying
+from ting_common.runners import (
+    RETRY_HTTP_STATUSES,
+    RunnerUnavailableError,
+    error_from_wire,
+    parse_answer,
+    runner_retrying,
+)
 from ting_separate.config import SeparateSettings
 from ting_separate.engines import CallControl, FloatArray, SeparationEngine
 from ting_separate.engines.remote import RemoteSeparationEngine, describe_runner
 from ting_separate.runner import EMPTY, WIRE_DTYPE, unframe
-
-_RETRY_STATUS: Final = frozenset({502, 503, 504})
 
 
 class BentoTransport:
@@ -80,7 +84,7 @@ class BentoTransport:
             ) from None
         except httpx.TransportError as exc:  # refused, reset, closed mid-answer
             raise RunnerUnavailableError(f"{self.where} is unreachable: {type(exc).__name__}: {exc}") from None
-        if reply.status_code in _RETRY_STATUS:
+        if reply.status_code in RETRY_HTTP_STATUSES:
             raise RunnerUnavailableError(f"{self.where} answered HTTP {reply.status_code}: {reply.text[:200]}")
         if reply.status_code != 200:
             try:
