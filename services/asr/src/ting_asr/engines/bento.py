@@ -11,7 +11,8 @@ and the call raises :class:`~ting_asr.engines.StopRequested`.
 
 Retries: a runner that cannot be reached (connection refused or reset, the server gone mid-request) or that answers
 HTTP 429/502/503/504 (busy, restarting) is retried with exponential backoff (``TING_ASR_RUNNER_RETRIES``); a call
-still failing then reaches the caller as UNAVAILABLE. ``TING_ASR_RUNNER_TIMEOUT_S`` bounds each attempt; running past it is DEADLINE_EXCEEDED.
+still failing then reaches the caller as UNAVAILABLE. ``TING_ASR_RUNNER_TIMEOUT_S`` bounds each attempt; running past
+it is DEADLINE_EXCEEDED.
 """
 
 from __future__ import annotations
