@@ -62,6 +62,13 @@ class AsrSettings(ServiceSettings):
     concurrency: int = Field(
         1, ge=1, le=64, description="Recognitions that run at the same time (CTranslate2 workers)."
     )
+    batch_size: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Batched decoding of the VAD chunks of audio longer than 30 s, this many at a time "
+        "(faster-whisper's BatchedInferencePipeline; pays on a GPU, text may differ slightly); 0 = sequential.",
+    )
     max_queue: int = Field(
         32, ge=0, le=10_000, description="Calls allowed to wait for a worker; beyond that RESOURCE_EXHAUSTED."
     )

@@ -17,8 +17,8 @@ from ting_common.errors import FailedPreconditionError
 
 def engine_from_parameters(parameters: dict[str, str], *, device: str = "", device_index: int = 0) -> RunnerHandler:
     """Load the hosted engine. ``parameters`` (strings, as Triton's model config gives them; empty = unset): model,
-    preload (comma-separated), compute_type, cpu_threads, concurrency, cache_dir. ``device`` comes from the runner
-    (Triton's instance kind); empty uses ``TING_ASR_DEVICE``."""
+    preload (comma-separated), compute_type, cpu_threads, concurrency, batch_size, cache_dir. ``device`` comes from
+    the runner (Triton's instance kind); empty uses ``TING_ASR_DEVICE``."""
     settings = AsrSettings()
 
     def value(name: str) -> str:
@@ -27,6 +27,7 @@ def engine_from_parameters(parameters: dict[str, str], *, device: str = "", devi
     try:
         cpu_threads = int(value("cpu_threads") or settings.cpu_threads)
         concurrency = int(value("concurrency") or settings.concurrency)
+        batch_size = int(value("batch_size") or settings.batch_size)
     except ValueError as exc:
         raise FailedPreconditionError(f"runner parameter is not an integer: {exc}") from exc
     preload = tuple(p.strip() for p in value("preload").split(",") if p.strip()) or tuple(settings.preload)
@@ -38,6 +39,7 @@ def engine_from_parameters(parameters: dict[str, str], *, device: str = "", devi
         compute_type=value("compute_type") or settings.compute_type,
         cpu_threads=cpu_threads,
         concurrency=max(1, concurrency),
+        batch_size=max(0, batch_size),
         allow_model_paths=settings.allow_model_paths,
         preload=preload,
     )

@@ -34,6 +34,7 @@ def create_engine(settings: AsrSettings) -> AsrEngine:
         compute_type=settings.compute_type,
         cpu_threads=settings.cpu_threads,
         concurrency=settings.concurrency,
+        batch_size=settings.batch_size,
         allow_model_paths=settings.allow_model_paths,
         preload=tuple(settings.preload),
     )

@@ -26,6 +26,7 @@ SAMPLE_RATE = 16_000
 WINDOW_FRAMES = 3000  # Whisper's 30 s window in mel frames
 QUICK_MAX_SECONDS = 28.0  # quick decodes fit the window with a second to spare
 QUICK_TOKENS_PER_SECOND = 10
+BATCH_MIN_SECONDS = 30.0  # batched decoding only for audio longer than one window
 
 
 def cut_loop(text: str) -> tuple[str, bool]:
@@ -76,6 +77,7 @@ class FasterWhisperEngine:
         compute_type: str = "auto",
         cpu_threads: int = 0,
         concurrency: int = 1,
+        batch_size: int = 0,
         allow_model_paths: bool = False,
         preload: tuple[str, ...] = (),
     ) -> None:
@@ -85,6 +87,7 @@ class FasterWhisperEngine:
         self.compute_type = ("float16" if self.device == "cuda" else "int8") if compute_type == "auto" else compute_type
         self.cpu_threads = cpu_threads
         self.concurrency = concurrency
+        self.batch_size = batch_size
         self.allow_model_paths = allow_model_paths
         self._models: dict[str, tuple[Any, bool]] = {}
         self._lock = threading.Lock()
@@ -179,6 +182,26 @@ class FasterWhisperEngine:
             TEMPERATURE_FALLBACK if options.temperature is None else options.temperature
         )
         language = options.language if multilingual else "en"
+        if self.batch_size > 0 and audio.size > BATCH_MIN_SECONDS * SAMPLE_RATE:
+            # Batched decoding of VAD chunks (faster-whisper's BatchedInferencePipeline): the chunks of one long
+            # recording go through the model ``batch_size`` at a time, which pays on a GPU. Each chunk is decoded on
+            # its own (no conditioning on the previous chunk's text), so the text can differ a little from the
+            # sequential decode; off (0) by default. One pipeline per call: it keeps per-call state.
+            from faster_whisper import BatchedInferencePipeline
+
+            segments_iter, info = BatchedInferencePipeline(model).transcribe(
+                audio,
+                language=language,
+                task=options.task,
+                beam_size=options.beam_size,
+                word_timestamps=options.word_timestamps,
+                vad_filter=True,
+                vad_parameters=vad_parameters,
+                initial_prompt=options.initial_prompt,
+                temperature=temperature,
+                batch_size=self.batch_size,
+            )
+            return self._collect(segments_iter, info, options, canonical, control)
         segments_iter, info = model.transcribe(
             audio,
             language=language,
@@ -191,6 +214,12 @@ class FasterWhisperEngine:
             temperature=temperature,
             condition_on_previous_text=options.condition_on_previous_text,
         )
+        return self._collect(segments_iter, info, options, canonical, control)
+
+    def _collect(
+        self, segments_iter: Any, info: Any, options: RecognitionOptions, canonical: str, control: CallControl
+    ) -> Transcript:
+        """Turn faster-whisper's lazy segments into a transcript, reporting each and checking the stop flag."""
         segments: list[Segment] = []
         for raw in segments_iter:
             control.check()
