@@ -8,11 +8,12 @@ weights of overlapping chunks sum to exactly 1, so an identity separator reconst
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ting_separate.engines import CallControl, FloatArray, StemName
+from ting_separate.engines import CallControl, ChunkPlan, FloatArray, SeparationEngine, SeparationOptions, StemName
 
 
 def chunk_plan(total: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
@@ -210,3 +211,38 @@ def stream_in_batches(
             buffer = buffer[:, keep_from - held_from :].copy()
             held_from = keep_from
         next_start = finished_to
+
+
+def separate_whole(
+    engine: SeparationEngine, audio: FloatArray, sample_rate: int, options: SeparationOptions, control: CallControl
+) -> dict[StemName, FloatArray]:
+    """``engine.separate`` of a whole ``(channels, samples)`` array through its ``separate_stream``."""
+    return collect(engine.separate_stream([audio], sample_rate, options, control, audio.shape[1]), options.stems)
+
+
+def stream_planned(
+    blocks: Iterable[FloatArray],
+    options: SeparationOptions,
+    control: CallControl,
+    total_hint: int,
+    plan: Callable[[int], ChunkPlan],
+    separate_chunks: Callable[[list[FloatArray]], Sequence[dict[StemName, FloatArray]]],
+) -> Iterator[dict[StemName, FloatArray]]:
+    """:func:`stream_in_batches` with the chunking ``plan(channels)`` gives for the first block's channel count: the
+    ``separate_stream`` of every engine that has a :class:`ChunkPlan` (in process and on a runner alike)."""
+    source = iter(blocks)
+    first = next(source, None)
+    if first is None:
+        return
+    chunking = plan(first.shape[0])
+    yield from stream_in_batches(
+        itertools.chain([first], source),
+        options.stems,
+        separate_chunks,
+        chunk=chunking.chunk,
+        overlap=chunking.overlap,
+        batch=chunking.batch,
+        control=control,
+        context=chunking.context,
+        total_hint=total_hint,
+    )

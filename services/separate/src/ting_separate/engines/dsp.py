@@ -37,7 +37,7 @@ from ting_separate.engines import (
     StemName,
     supported_text,
 )
-from ting_separate.engines.chunking import collect, stream_in_batches
+from ting_separate.engines.chunking import separate_whole, stream_planned
 
 ComplexArray = npt.NDArray[np.complex64]
 SUPPORTED: Final[tuple[StemName, ...]] = ("vocals", "accompaniment")
@@ -259,7 +259,7 @@ class DspEngine:
         self, audio: FloatArray, sample_rate: int, options: SeparationOptions, control: CallControl
     ) -> dict[StemName, FloatArray]:
         """Split ``audio`` into vocals/accompaniment in overlapping chunks (see :class:`DspSettings`)."""
-        return collect(self.separate_stream([audio], sample_rate, options, control, audio.shape[1]), options.stems)
+        return separate_whole(self, audio, sample_rate, options, control)
 
     def separate_stream(
         self,
@@ -270,17 +270,13 @@ class DspEngine:
         total_hint: int = 0,
     ) -> Iterator[dict[StemName, FloatArray]]:
         """:meth:`separate` over a stream of input blocks, yielding finished output blocks."""
-        plan = self.plan(sample_rate, 0, options)
-        yield from stream_in_batches(
+        return stream_planned(
             blocks,
-            options.stems,
+            options,
+            control,
+            total_hint,
+            lambda channels: self.plan(sample_rate, channels, options),
             lambda pieces: self.separate_chunks(pieces, sample_rate, options),
-            chunk=plan.chunk,
-            overlap=plan.overlap,
-            batch=plan.batch,
-            control=control,
-            context=plan.context,
-            total_hint=total_hint,
         )
 
     def plan(self, sample_rate: int, channels: int, options: SeparationOptions) -> ChunkPlan:

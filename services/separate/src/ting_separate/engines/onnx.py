@@ -32,7 +32,6 @@ FAILED_PRECONDITION; an onnxruntime failure while running is INTERNAL.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 from collections.abc import Iterable, Iterator, Sequence
@@ -53,7 +52,7 @@ from ting_separate.engines import (
     StemName,
     supported_text,
 )
-from ting_separate.engines.chunking import collect, stream_in_batches
+from ting_separate.engines.chunking import separate_whole, stream_planned
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +201,7 @@ class OnnxEngine:
         self, audio: FloatArray, sample_rate: int, options: SeparationOptions, control: CallControl
     ) -> dict[StemName, FloatArray]:
         """Split ``audio`` ``(channels, samples)`` into ``options.stems`` (see the module docstring)."""
-        return collect(self.separate_stream([audio], sample_rate, options, control, audio.shape[1]), options.stems)
+        return separate_whole(self, audio, sample_rate, options, control)
 
     def separate_stream(
         self,
@@ -214,21 +213,13 @@ class OnnxEngine:
     ) -> Iterator[dict[StemName, FloatArray]]:
         """:meth:`separate` over a stream of input blocks, yielding finished output blocks."""
         self._check_stems(options)
-        source = iter(blocks)
-        first = next(source, None)
-        if first is None:
-            return
-        plan = self.plan(sample_rate, first.shape[0], options)
-        yield from stream_in_batches(
-            itertools.chain([first], source),
-            options.stems,
+        return stream_planned(
+            blocks,
+            options,
+            control,
+            total_hint,
+            lambda channels: self.plan(sample_rate, channels, options),
             lambda pieces: self.separate_chunks(pieces, sample_rate, options),
-            chunk=plan.chunk,
-            overlap=plan.overlap,
-            batch=plan.batch,
-            control=control,
-            context=plan.context,
-            total_hint=total_hint,
         )
 
     def plan(self, sample_rate: int, channels: int, options: SeparationOptions) -> ChunkPlan:

@@ -12,7 +12,6 @@ raises the domain error a runner reports, retries an unreachable runner and fail
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
@@ -26,7 +25,7 @@ from ting_separate.engines import (
     SeparationOptions,
     StemName,
 )
-from ting_separate.engines.chunking import collect, stream_in_batches
+from ting_separate.engines.chunking import separate_whole, stream_planned
 from ting_separate.runner import (
     EMPTY,
     info_from_wire,
@@ -70,7 +69,7 @@ class RemoteSeparationEngine:
         self, audio: FloatArray, sample_rate: int, options: SeparationOptions, control: CallControl
     ) -> dict[StemName, FloatArray]:
         """Split ``audio`` ``(channels, samples)`` into ``options.stems`` on the runner."""
-        return collect(self.separate_stream([audio], sample_rate, options, control, audio.shape[1]), options.stems)
+        return separate_whole(self, audio, sample_rate, options, control)
 
     def separate_stream(
         self,
@@ -84,21 +83,13 @@ class RemoteSeparationEngine:
 
         The runner checks the options (its ``plan`` answer), as the in-process engine would.
         """
-        source = iter(blocks)
-        first = next(source, None)
-        if first is None:
-            return
-        plan = self.plan(sample_rate, first.shape[0], options, control)
-        yield from stream_in_batches(
-            itertools.chain([first], source),
-            options.stems,
+        return stream_planned(
+            blocks,
+            options,
+            control,
+            total_hint,
+            lambda channels: self.plan(sample_rate, channels, options, control),
             lambda pieces: self.separate_chunks(pieces, sample_rate, options, control),
-            chunk=plan.chunk,
-            overlap=plan.overlap,
-            batch=plan.batch,
-            control=control,
-            context=plan.context,
-            total_hint=total_hint,
         )
 
     def plan(
