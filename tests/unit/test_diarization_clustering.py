@@ -193,13 +193,15 @@ def test_within_whitening_without_pairs_only_centres() -> None:
 
 @pytest.mark.parametrize("k", [3, 4])
 def test_groups_let_look_alike_voices_be_counted(k: int) -> None:
+    # 30 random meetings, so that the contrast does not hinge on one borderline case (which flips with the BLAS
+    # kernels of the CPU): on an AMD EPYC, k=3 26 vs 5 and k=4 23 vs 1.
     with_groups = without = 0
-    for seed in range(10):
+    for seed in range(30):
         x, truth, groups = voices_with_drift(k, 4, 6, seed=seed)
         with_groups += agree(cluster(x.astype(np.float32), groups=groups), truth)
         without += agree(cluster(x.astype(np.float32)), truth)
-    assert with_groups >= 8
-    assert without <= 3
+    assert with_groups >= 18, (with_groups, without)
+    assert without <= 8, (with_groups, without)
 
 
 def test_one_voice_with_drift_and_groups_is_mostly_one_speaker() -> None:
