@@ -244,29 +244,3 @@ def test_unreachable_runners_are_unavailable_naming_them() -> None:
         assert isinstance(info.value, RunnerUnavailableError)
         assert where in info.value.message and "2 attempt(s)" in info.value.message
         assert time.monotonic() - started < 10
-
-
-def test_triton_statuses_map_to_domain_errors() -> None:
-    from tritonclient.utils import InferenceServerException  # type: ignore[import-untyped, unused-ignore]
-
-    from ting_common.errors import DeadlineExceededError
-    from ting_separate.engines.triton import TritonTransport
-
-    transport = TritonTransport(f"127.0.0.1:{free_port()}", "separator", timeout_s=5)  # connects lazily
-    try:
-        cases = {
-            "StatusCode.UNAVAILABLE": RunnerUnavailableError,
-            "StatusCode.DEADLINE_EXCEEDED": DeadlineExceededError,
-            "StatusCode.INTERNAL": InternalError,
-        }
-        for status, error in cases.items():
-            mapped = transport._error(InferenceServerException(msg="boom", status=status))
-            assert type(mapped) is error, status
-            assert "Triton at 127.0.0.1:" in mapped.message and "(model separator)" in mapped.message
-        missing = transport._error(
-            InferenceServerException(msg="Request for unknown model", status="StatusCode.NOT_FOUND")
-        )
-        assert isinstance(missing, FailedPreconditionError)
-    finally:
-        transport.close()
-        transport.close()  # idempotent
