@@ -13,7 +13,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 VENV := .venv
 BIN := $(VENV)/bin
 BUF := node_modules/.bin/buf
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=25
 
 .PHONY: help setup run test lint format typecheck protos protos-check buf-lint buf-breaking pytest bench clean
 
