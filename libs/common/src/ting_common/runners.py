@@ -20,8 +20,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-import grpc
-from tenacity import AsyncRetrying, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from ting_common.errors import (
     CancelledError,
@@ -96,37 +95,25 @@ def parse_answer(raw: bytes | str, what: str) -> dict[str, Any]:
     return payload
 
 
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, RunnerUnavailableError):
-        return True
-    if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
-        return bool(exc.code() == grpc.StatusCode.UNAVAILABLE)
-    return False
+def _retry_policy(retries: int) -> dict[str, Any]:
+    """``retries`` more attempts after the first, exponential backoff with jitter (0.25 s up to 2 s), only when the
+    runner was unreachable (:class:`RunnerUnavailableError`; the clients map their transport's failures to it)."""
+    return {
+        "retry": retry_if_exception_type(RunnerUnavailableError),
+        "stop": stop_after_attempt(retries + 1),
+        "wait": wait_exponential_jitter(multiplier=0.25, max=2.0, jitter=0.25),
+        "reraise": True,
+    }
 
 
-def runner_retrying(
-    retries: int, *, max_wait_s: float = 2.0, retry_on: Callable[[BaseException], bool] = _retryable
-) -> Retrying:
-    """A tenacity loop: ``retries`` more attempts after the first, exponential backoff with jitter (0.25 s up to
-    ``max_wait_s``), only on errors ``retry_on`` accepts (by default: the runner was unreachable)."""
-    return Retrying(
-        retry=retry_if_exception(retry_on),
-        stop=stop_after_attempt(retries + 1),
-        wait=wait_exponential_jitter(multiplier=0.25, max=max_wait_s, jitter=0.25),
-        reraise=True,
-    )
+def runner_retrying(retries: int) -> Retrying:
+    """A tenacity loop with the runner retry policy (:func:`_retry_policy`)."""
+    return Retrying(**_retry_policy(retries))
 
 
-def async_runner_retrying(
-    retries: int, *, max_wait_s: float = 2.0, retry_on: Callable[[BaseException], bool] = _retryable
-) -> AsyncRetrying:
+def async_runner_retrying(retries: int) -> AsyncRetrying:
     """:func:`runner_retrying` for coroutines."""
-    return AsyncRetrying(
-        retry=retry_if_exception(retry_on),
-        stop=stop_after_attempt(retries + 1),
-        wait=wait_exponential_jitter(multiplier=0.25, max=max_wait_s, jitter=0.25),
-        reraise=True,
-    )
+    return AsyncRetrying(**_retry_policy(retries))
 
 
 class LoopThread:
