@@ -4,7 +4,8 @@ Scores :class:`ting_asr.diarization.engine.GE2EDiarizer` on
 
 * the synthetic meetings of ``bench/diarization_data.py`` (``--split test`` by default; ``dev`` is the set the
   engine's thresholds were calibrated on, with ``--count 40``), and
-* ``../shared/eval/meeting_en.ogg`` with the speaker turns of ``meeting_en.json`` (skipped when absent),
+* ``../shared/eval/meeting_en.ogg`` and ``meeting_zh.ogg`` with the speaker turns of their ``.json`` (skipped
+  when absent),
 
 with ``pyannote.metrics``: DER (``DiarizationErrorRate(collar=0.25, skip_overlap=False)``) and JER
 (``JaccardErrorRate(collar=0.25)``), per file and over the set (pyannote's accumulated figure), plus speaker-count
@@ -12,7 +13,10 @@ accuracy, RTFx (audio seconds per diarization second; model loading is not count
 The speaker count is automatic (``max_speakers=8``) unless ``--oracle-count`` gives the engine the true count.
 
     python bench/diarization.py [--split test|dev] [--count N] [--method spectral|agglomerative]
-        [--window-s 1.0] [--hop-s 0.5] [--oracle-count] [--no-shared] [--json]
+        [--window-s 1.0] [--hop-s 0.5] [--oracle-count] [--no-envelope] [--no-shared] [--json]
+
+``--no-envelope`` clusters on the GE2E embeddings alone (without the spectral-envelope features), to measure
+what those add.
 
 With ``--json`` the last line is one JSON object over the synthetic set: ``{"der", "jer",
 "speaker_count_accuracy", "rtfx", "rss_mb"}`` (DER and JER are means over its meetings, as fractions).
@@ -41,7 +45,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.diarization_data import Meeting, RefTurn, load_meetings  # noqa: E402
 
-SHARED_MEETING = ROOT.parent / "shared" / "eval" / "meeting_en"
+SHARED_EVAL = ROOT.parent / "shared" / "eval"
+SHARED_MEETINGS = ("meeting_en", "meeting_zh")
 
 
 @dataclass
@@ -70,14 +75,14 @@ def hypothesis(result: Diarization) -> list[tuple[float, float, str]]:
     return [(t.start, t.end, t.speaker) for t in result.turns]
 
 
-def shared_meeting() -> Meeting | None:
-    """meeting_en (audio + reference turns from its segments), or None when ../shared is absent."""
-    audio, ref = SHARED_MEETING.with_suffix(".ogg"), SHARED_MEETING.with_suffix(".json")
+def shared_meeting(name: str) -> Meeting | None:
+    """A shared meeting (audio + reference turns from its segments), or None when ../shared lacks it."""
+    audio, ref = SHARED_EVAL / f"{name}.ogg", SHARED_EVAL / f"{name}.json"
     if not (audio.is_file() and ref.is_file()):
         return None
     segments = json.loads(ref.read_text())["segments"]
     turns = tuple(RefTurn(float(s["start"]), float(s["end"]), str(s["speaker"])) for s in segments)
-    return Meeting("meeting_en", decode_audio(str(audio)).samples, turns)
+    return Meeting(name, decode_audio(str(audio)).samples, turns)
 
 
 def peak_rss_mb() -> float:
@@ -142,7 +147,8 @@ def main() -> None:
     parser.add_argument("--window-s", type=float, default=1.0)
     parser.add_argument("--hop-s", type=float, default=0.5)
     parser.add_argument("--oracle-count", action="store_true", help="give the engine the true speaker count")
-    parser.add_argument("--no-shared", action="store_true", help="skip ../shared/eval/meeting_en")
+    parser.add_argument("--no-envelope", action="store_true", help="leave out the spectral-envelope features")
+    parser.add_argument("--no-shared", action="store_true", help="skip the meetings of ../shared/eval")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the synthetic-set figures")
     args = parser.parse_args()
 
@@ -151,23 +157,27 @@ def main() -> None:
     if args.method is not None:
         method: Method = args.method
         clustering = replace(clustering, method=method)
-    engine = GE2EDiarizer(window_s=args.window_s, hop_s=args.hop_s, clustering=clustering)
+    engine = GE2EDiarizer(
+        window_s=args.window_s, hop_s=args.hop_s, clustering=clustering, envelope=not args.no_envelope
+    )
     engine.diarize(meetings[0].audio[: 16_000 * 5], DiarizationOptions())  # warm-up: VAD session, BLAS
 
     print(
         f"GE2EDiarizer: {clustering.method} clustering, window {args.window_s} s, hop {args.hop_s} s, "
-        f"{'oracle' if args.oracle_count else 'automatic'} speaker count"
+        f"{'oracle' if args.oracle_count else 'automatic'} speaker count, "
+        f"{'GE2E embeddings only' if args.no_envelope else 'GE2E embeddings + spectral envelope'}"
     )
     results, der_all, jer_all = score(engine, meetings, args.oracle_count)
     print_table(f"synthetic meetings ({args.split}, {len(meetings)})", results, der_all, jer_all)
     figures = summary(results)
 
-    shared = None if args.no_shared else shared_meeting()
-    if shared is not None:
-        shared_results, der_s, jer_s = score(engine, [shared], args.oracle_count)
-        print_table("shared eval: meeting_en", shared_results, der_s, jer_s)
-    elif not args.no_shared:
-        print(f"\nshared eval: {SHARED_MEETING}.ogg/.json not found, skipped")
+    if not args.no_shared:
+        found = [m for m in map(shared_meeting, SHARED_MEETINGS) if m is not None]
+        if found:
+            shared_results, der_s, jer_s = score(engine, found, args.oracle_count)
+            print_table(f"shared eval ({', '.join(m.name for m in found)})", shared_results, der_s, jer_s)
+        else:
+            print(f"\nshared eval: {', '.join(SHARED_MEETINGS)} not found in {SHARED_EVAL}, skipped")
 
     rss = peak_rss_mb()
     print(f"\npeak RSS {rss:.0f} MB")

@@ -14,19 +14,22 @@ Two methods, both plain numpy (the ASR service depends on numpy, not scipy or sc
 Given ``groups`` (the speech region of each window, windows in time order), the clustering runs in a space
 whitened per recording by the within-speaker covariance, estimated from the differences of consecutive windows of
 one region (:func:`within_whitening`): an unsupervised stand-in for the LDA/PLDA back ends trained on labelled
-speakers. It shrinks what one voice varies in (words, intonation) and spreads look-alike voices apart.
+speakers. It shrinks what one voice varies in (words, intonation) and spreads look-alike voices apart. Other
+per-window features (``extra``: the engine passes spectral-envelope features, :mod:`.envelope`) are standardized,
+whitened the same way and joined to that space (:func:`clustering_space`).
 
 A recording is one speaker when the two halves of a two-way split have raw centroids more alike than
 ``single_speaker_similarity`` (``single_speaker_similarity_whitened`` when the split was made in the whitened
 space; eigengaps cannot say "one"). Then the clean-up: clusters whose raw centroids are
-more alike than ``merge_similarity`` are joined, tiny clusters are folded into their nearest neighbour, and every
+more alike than ``merge_similarity`` are joined (given ``extra`` features, only when their centroids in the clustering
+space are alike too, ``merge_space_similarity``), tiny clusters are folded into their nearest neighbour, and every
 embedding moves to its nearest centroid. Above ``max_points`` embeddings a regular subsample is clustered and the
 rest go to the nearest centroid, which bounds time and memory (``max_points²`` floats) on long recordings.
 
 :func:`resegment` then re-labels windows by their nearest centroid in the whitened space with a cost per change of
 speaker inside a region (a light VBx-style pass; the engine runs it after clustering).
 
-The constants were calibrated on the ``dev`` split of ``bench/diarization_data.py`` (40 meetings) and on
+The constants were calibrated on the ``dev`` split of ``bench/diarization_data.py`` (40, later 80 meetings) and on
 one-speaker recordings cut from it (each speaker's turns alone); the ``test`` split was only scored.
 """
 
@@ -60,6 +63,10 @@ class ClusteringSettings:
     single_speaker_similarity_whitened: float = 0.93
     #: Both: join clusters whose centroids have a cosine similarity above this (unless that goes below min).
     merge_similarity: float = 0.95
+    #: ... and (with ``groups`` and ``extra``) whose centroids in the clustering space are this alike too: look-alike
+    #: voices that only the extra features tell apart stay apart. (On the GE2E space alone this check lost more
+    #: over-split voices than it kept apart on dev, so it needs ``extra``.)
+    merge_space_similarity: float = 0.6
     #: Both: a cluster holding less than this share of the embeddings is folded into its nearest neighbour.
     min_cluster_fraction: float = 0.03
     #: Spectral: the largest pruning ``p`` tried, as a share of the embeddings.
@@ -84,6 +91,9 @@ class ClusteringSettings:
     #: Spectral: the partition for a count: ``"nme"`` (NME-SC's p-pruned graph) or ``"njw"`` (k-means on the dense
     #: Laplacian's eigenvectors, Ng-Jordan-Weiss; the one-speaker test always splits this way).
     partition: Literal["njw", "nme"] = "nme"
+    #: Weight of the extra per-window features (``extra``, e.g. :mod:`.envelope`) in the clustering space, next to
+    #: the whitened embeddings (weight 1); 0 leaves them out. See :func:`clustering_space`.
+    extra_weight: float = 1.0
 
 
 def speaker_bounds(n: int, speaker_count: int, min_speakers: int, max_speakers: int) -> tuple[int, int]:
@@ -106,13 +116,16 @@ def cluster(
     max_speakers: int = 8,
     settings: ClusteringSettings | None = None,
     groups: npt.ArrayLike | None = None,
+    extra: npt.ArrayLike | None = None,
 ) -> IntArray:
     """A cluster index ``0..k-1`` for each row of ``embeddings`` (``(n, dim)``, L2-normalized); every index in
     ``0..k-1`` is used. ``speaker_count > 0`` asks for exactly that many (fewer when there are fewer rows).
 
     ``groups`` (one id per row, rows in time order) marks rows that surely hold one voice when consecutive and of
     one group, such as overlapping windows of one speech region: their differences estimate how one voice varies,
-    and the clustering space is whitened by that (:func:`within_whitening`)."""
+    and the clustering space is whitened by that (:func:`within_whitening`). ``extra`` (a row of other features
+    per embedding, used only with ``groups``) joins that space (:func:`clustering_space`); the one-speaker test and
+    the clean-up still compare the embeddings alone."""
     s = settings or ClusteringSettings()
     n = int(embeddings.shape[0])
     if n == 0:
@@ -125,7 +138,7 @@ def cluster(
     # spreads the speakers apart; whitening also scales down the directions in which one voice wanders. The
     # one-speaker test and the clean-up compare centroids of the raw embeddings.
     if groups is not None:
-        full = within_whitening(x, np.asarray(groups).reshape(-1), s.within_shrinkage)
+        full = clustering_space(x, np.asarray(groups).reshape(-1), extra, s)
     elif s.center:
         full = _normalize(x - x.mean(axis=0))
     else:
@@ -145,12 +158,29 @@ def cluster(
             return np.zeros(n, dtype=np.int64)
         low = 2
     labels = _split(space, low, high, s)
-    labels = _clean_up(sub, labels, low, s)
+    labels = _clean_up(sub, labels, low, s, space if groups is not None and extra is not None else None)
     centroids = _centroids(space, labels)
     if sub is not x:
         labels = np.argmax(full @ centroids.T, axis=1).astype(np.int64)
         labels = _compact(labels)
     return labels
+
+
+def clustering_space(
+    x: npt.NDArray[np.float64], groups: npt.NDArray[Any], extra: npt.ArrayLike | None, settings: ClusteringSettings
+) -> npt.NDArray[np.float64]:
+    """The space the windows are clustered (and re-segmented) in: ``x`` by :func:`within_whitening` and, when
+    ``extra`` is given, those features standardized over the recording, whitened the same way and appended with
+    weight ``settings.extra_weight`` (each part has unit rows before the weighting); rows are L2-normalized."""
+    space = within_whitening(x, groups, settings.within_shrinkage)
+    if extra is None or settings.extra_weight <= 0.0:
+        return space
+    features = np.asarray(extra, dtype=np.float64).reshape(x.shape[0], -1)
+    if features.shape[1] == 0:
+        return space
+    standard = (features - features.mean(axis=0)) / np.maximum(features.std(axis=0), 1e-9)
+    other = within_whitening(_normalize(standard), groups, settings.within_shrinkage)
+    return _normalize(np.hstack([space, settings.extra_weight * other]))
 
 
 def within_whitening(x: npt.NDArray[np.float64], groups: npt.NDArray[Any], shrinkage: float) -> npt.NDArray[np.float64]:
@@ -386,9 +416,16 @@ def _kmeans(x: npt.NDArray[np.float64], k: int, seed: int, restarts: int = 8, it
     return best_labels
 
 
-def _clean_up(x: npt.NDArray[np.float64], labels: IntArray, low: int, s: ClusteringSettings) -> IntArray:
+def _clean_up(
+    x: npt.NDArray[np.float64],
+    labels: IntArray,
+    low: int,
+    s: ClusteringSettings,
+    space: npt.NDArray[np.float64] | None = None,
+) -> IntArray:
     """Join look-alike clusters, fold tiny ones into their nearest neighbour, then move every embedding to its
-    nearest centroid; never below ``low`` clusters."""
+    nearest centroid; never below ``low`` clusters. Given the clustering ``space`` (rows as ``x``), two clusters
+    are joined only when their centroids there are also alike (``s.merge_space_similarity``)."""
     labels = _compact(labels)
     n = x.shape[0]
     while True:
@@ -404,9 +441,13 @@ def _clean_up(x: npt.NDArray[np.float64], labels: IntArray, low: int, s: Cluster
             target = int(np.argmax(sims[small]))
             labels = _compact(np.where(labels == small, target, labels))
             continue
-        i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
-        if sims[i, j] <= s.merge_similarity:
+        mergeable = sims > s.merge_similarity
+        if space is not None:
+            in_space = _centroids(space, labels)
+            mergeable &= in_space @ in_space.T > s.merge_space_similarity
+        if not np.any(mergeable):
             break
+        i, j = np.unravel_index(int(np.argmax(np.where(mergeable, sims, -np.inf))), sims.shape)
         labels = _compact(np.where(labels == j, i, labels))
     k = int(labels.max()) + 1
     if k > 1:

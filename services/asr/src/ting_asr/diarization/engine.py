@@ -4,10 +4,13 @@
 2. Each region is covered by ``window_s`` windows every ``hop_s`` (evenly spread so the last one ends with the
    region); a region shorter than a window is one window.
 3. The encoder embeds the windows in batches of ``batch_size``; between batches ``control.check()`` lets a
-   cancelled call stop. Only the embeddings (``n × 256`` float32) and the VAD timeline are kept, so a two-hour
-   recording holds a few MB besides its audio.
+   cancelled call stop. With ``envelope`` (the default) each window also gets its spectral-envelope features
+   (:mod:`.envelope`: cepstral means and spreads, which tell apart look-alike voices GE2E confuses). Only these
+   (``n × (256 + 38)`` float32) and the VAD timeline are kept, so a two-hour recording holds a few MB besides its
+   audio.
 4. :func:`.clustering.cluster` labels the windows with an automatic speaker count within the asked bounds, in a
-   space whitened by the within-speaker covariance that consecutive windows of one region reveal. Windows
+   space whitened by the within-speaker covariance that consecutive windows of one region reveal (embeddings and
+   envelope features each whitened, then joined: :func:`.clustering.clustering_space`). Windows
    shorter than ``min_cluster_window_s`` (short regions) are noisy: they are labelled by the nearest centroid
    rather than clustered, unless there is nothing else.
 4b. Re-segmentation (:func:`.clustering.resegment`, unless ``switch_penalty`` is None): every window goes to its
@@ -43,7 +46,9 @@ from ting_asr.diarization import (
     SpeakerEncoder,
     SpeakerTurn,
 )
-from ting_asr.diarization.clustering import ClusteringSettings, cluster, resegment, within_whitening
+from ting_asr.diarization.clustering import ClusteringSettings, cluster, clustering_space, resegment
+from ting_asr.diarization.envelope import DIM as ENVELOPE_DIM
+from ting_asr.diarization.envelope import envelope_features
 from ting_asr.diarization.vad import VadSettings, speech_regions
 
 __all__ = ["GE2EDiarizer"]
@@ -95,6 +100,7 @@ class GE2EDiarizer:
         min_turn_s: float = 0.5,
         min_audio_s: float = 0.2,
         switch_penalty: float | None = 0.1,
+        envelope: bool = True,
         vad: VadSettings | None = None,
         clustering: ClusteringSettings | None = None,
     ) -> None:
@@ -112,6 +118,7 @@ class GE2EDiarizer:
         self.min_turn_s = min_turn_s
         self.min_audio = int(min_audio_s * SAMPLE_RATE)
         self.switch_penalty = switch_penalty
+        self.envelope = envelope
         self.vad = vad or VadSettings()
         self.clustering = clustering or ClusteringSettings()
 
@@ -129,8 +136,8 @@ class GE2EDiarizer:
         # (measured 78x real time with one thread vs 9-25x with two on a busy 2-core machine), and so do the
         # clustering's eigendecompositions (745 windows: 2.7 s with one thread, 45 s with two on that machine).
         with threadpool_limits(limits=1, user_api="blas"):
-            embeddings = self._embed(signal, timeline.windows, control)
-            labels = self._labels(embeddings, timeline, options)
+            embeddings, envelopes = self._embed(signal, timeline.windows, control)
+            labels = self._labels(embeddings, timeline, options, envelopes)
         if control is not None:
             control.check()
         turns = self._vote(timeline, labels)
@@ -162,17 +169,27 @@ class GE2EDiarizer:
                 timeline.region_of.append(index)
         return timeline
 
-    def _embed(self, audio: FloatArray, windows: list[tuple[int, int]], control: Any) -> FloatArray:
+    def _embed(
+        self, audio: FloatArray, windows: list[tuple[int, int]], control: Any
+    ) -> tuple[FloatArray, FloatArray | None]:
+        """The windows' embeddings and (with ``envelope``) their envelope features, a batch at a time."""
         out = np.empty((len(windows), self.encoder.dim), dtype=np.float32)
+        extra = np.empty((len(windows), ENVELOPE_DIM), dtype=np.float32) if self.envelope else None
         for first in range(0, len(windows), self.batch_size):
             if control is not None:
                 control.check()
             batch = windows[first : first + self.batch_size]
             out[first : first + len(batch)] = self.encoder.embed(audio, batch)
-        return out
+            if extra is not None:
+                extra[first : first + len(batch)] = envelope_features(audio, batch)
+        return out, extra
 
     def _labels(
-        self, embeddings: FloatArray, timeline: _Timeline, options: DiarizationOptions
+        self,
+        embeddings: FloatArray,
+        timeline: _Timeline,
+        options: DiarizationOptions,
+        envelopes: FloatArray | None = None,
     ) -> npt.NDArray[np.int64]:
         windows = timeline.windows
         count = min(max(options.speaker_count, 0), MAX_SPEAKERS)
@@ -191,6 +208,7 @@ class GE2EDiarizer:
             max_speakers=high,
             settings=self.clustering,
             groups=np.asarray(timeline.region_of)[long],
+            extra=None if envelopes is None else envelopes[long],
         )
         labels[long] = picked
         if not long.all():
@@ -202,7 +220,7 @@ class GE2EDiarizer:
             groups = np.asarray(timeline.region_of)
             raw = embeddings.astype(np.float64)
             raw /= np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
-            space = within_whitening(raw, groups, self.clustering.within_shrinkage)
+            space = clustering_space(raw, groups, envelopes, self.clustering)
             del raw
             labels = resegment(space, labels, groups, self.switch_penalty, fit=long)
         return labels
