@@ -137,6 +137,19 @@ def test_der_is_low(three_voices: Clip, three_voices_result: Diarization) -> Non
     assert der < 0.20
 
 
+def test_envelope_features_are_optional(diarizer: GE2EDiarizer, three_voices: Clip) -> None:
+    # The engine with the GE2E embeddings alone (the bench's --no-envelope) still tells the three voices apart,
+    # and the envelope features are the same when the recording is quieter (they ignore the level).
+    bare = GE2EDiarizer(diarizer.encoder, envelope=False)
+    assert bare.diarize(three_voices.audio, DiarizationOptions()).speakers == ("S1", "S2", "S3")
+    windows = [(0, SAMPLE_RATE), (SAMPLE_RATE, 2 * SAMPLE_RATE)]
+    _, loud = diarizer._embed(three_voices.audio, windows, None)
+    _, quiet = diarizer._embed(three_voices.audio * np.float32(0.25), windows, None)
+    assert loud is not None and quiet is not None
+    assert np.allclose(loud, quiet, atol=1e-3)
+    assert bare._embed(three_voices.audio, windows, None)[1] is None
+
+
 def test_exact_count_is_honoured(diarizer: GE2EDiarizer, three_voices: Clip) -> None:
     result = diarizer.diarize(three_voices.audio, DiarizationOptions(speaker_count=2))
     assert result.speakers == ("S1", "S2")
