@@ -50,7 +50,12 @@ def test_make_run_processes_the_spanish_meeting(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr + out
     assert "transcript of es_meeting.ogg (es)" in out
     assert "reunión" in out and "marketing" in out
-    assert "translation into en (speech" in out and "Monday" in out
+    assert "translation into en (speech" in out
+    # Whisper base's speech translation of this synthetic voice varies with the CPU's float kernels ("next Monday"
+    # on one machine, "next month" on another), so the check is that it is English about this meeting.
+    translation = out.split("translation into en (speech", 1)[1].split("=== summary ===", 1)[0]
+    english = {"meeting", "team", "Laura", "Carlos", "mobile", "application", "version", "March", "marketing", "next"}
+    assert len({word for word in english if word in translation}) >= 6, translation
     assert "=== summary ===" in out and "Key points" in out
     assert "real time" in out and "web page: http://127.0.0.1:" in out
     wer = float(re.search(r"word error rate against samples/es_meeting.txt: ([\d.]+)%", out).group(1))  # type: ignore[union-attr]
