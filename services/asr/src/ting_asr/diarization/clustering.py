@@ -442,7 +442,7 @@ def _clean_up(
             labels = _compact(np.where(labels == small, target, labels))
             continue
         mergeable = sims > s.merge_similarity
-        if space is not None:
+        if space is not None and np.any(mergeable):
             in_space = _centroids(space, labels)
             mergeable &= in_space @ in_space.T > s.merge_space_similarity
         if not np.any(mergeable):
