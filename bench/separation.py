@@ -9,13 +9,19 @@ figures). Next to the engines it scores
 * the **oracle** ideal ratio mask |S_j| / sum |S_k| on a 2048-point STFT (the ceiling of mask methods),
 * the **mixture** itself as the estimate of every stem (the floor),
 
-and reports each engine's RTFx (audio seconds separated per wall second, CPU) and the process's peak
+``--synthetic N`` scores N songs made by the learned engine's training synthesizer from seeds it never trains
+on instead (the learned engine's held-out figure; the shared set is its out-of-distribution one). The
+``learned`` engine loads the weights ``make setup`` trained (``--learned-model`` for others). The JSON's
+``default_engine`` is the one the service picks by default with these engines (``auto``: learned when present).
+
+It reports each engine's RTFx (audio seconds separated per wall second, CPU) and the process's peak
 RSS. ``--ablation`` also scores the DSP engine with each cue switched off / changed. ``--stream-minutes N``
 instead streams N synthetic minutes of 44.1 kHz stereo through each engine's ``separate_stream`` (one-second
 input blocks, output dropped as it comes, as the service encodes it) and prints RTFx and the peak RSS growth
 (Linux), next to what the decoded input and two float32 stems would take.
 
-    python bench/separation.py [--data DIR] [--engines dsp] [--ablation] [--json]
+    python bench/separation.py [--data DIR] [--engines learned,dsp] [--ablation] [--json]
+    python bench/separation.py --synthetic 12 [--learned-model PATH]   # held-out songs of the training synthesizer
     python bench/separation.py --stream-minutes 10 [--engines dsp]
     python bench/separation.py --onnx-model htdemucs.onnx [--onnx-stems drums,bass,other,vocals]
         [--onnx-sample-rate 44100] [--onnx-channels 2] [--onnx-segment-s 7.8] [--onnx-overlap 0.25]
@@ -48,6 +54,9 @@ from ting_common.errors import TingError
 from ting_separate.config import SeparateSettings
 from ting_separate.engines import CallControl, SeparationEngine, SeparationOptions, StemName
 from ting_separate.engines.dsp import DspEngine, DspSettings, istft, stft
+from ting_separate.engines.learned import LearnedEngine, LearnedSettings
+from ting_separate.learned.synth import SongMaker
+from ting_separate.learned.train import default_weights_path
 from ting_separate.server import create_engines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +83,19 @@ def load(data: Path) -> list[Item]:
         mix = decode_audio_multichannel((data / entry["mixture"]).read_bytes())
         stems = {s: decode_audio_multichannel((data / entry[s]).read_bytes()).samples for s in STEMS}
         items.append(Item(entry["name"], mix.sample_rate, mix.samples, stems))
+    return items
+
+
+HELD_OUT_SEED = 7_000_000  # training uses seed * 100_000 + i for small seeds; these songs are never trained on
+
+
+def synthetic_items(count: int, seconds: float = 8.0) -> list[Item]:
+    """``count`` songs from the training synthesizer with seeds training never uses (22.05 kHz stereo)."""
+    items = []
+    for i in range(count):
+        song = SongMaker(seed=HELD_OUT_SEED + i).song(seconds)
+        stems: dict[StemName, FloatArray] = {"vocals": song.vocals, "accompaniment": song.accompaniment}
+        items.append(Item(f"synthetic_{i}", song.sample_rate, song.vocals + song.accompaniment, stems))
     return items
 
 
@@ -182,7 +204,17 @@ def onnx_engine(args: argparse.Namespace) -> SeparationEngine:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="evaluation set folder (manifest.json)")
-    parser.add_argument("--engines", default="dsp", help="comma-separated engines to run (dsp, onnx)")
+    parser.add_argument("--engines", default="learned,dsp", help="comma-separated engines to run (learned, dsp, onnx)")
+    parser.add_argument(
+        "--learned-model", type=Path, default=None, help="weights of the learned engine (default: set-up's)"
+    )
+    parser.add_argument(
+        "--synthetic",
+        type=int,
+        default=0,
+        help="score on this many songs made by the training synthesizer from seeds it never trains on, "
+        "instead of --data",
+    )
     onnx = parser.add_argument_group("onnx engine (TING_SEPARATE_ONNX_* of the service)")
     onnx.add_argument("--onnx-model", type=Path, help="ONNX separator; adds the onnx engine to --engines")
     onnx.add_argument("--onnx-stems", default="drums,bass,other,vocals", help="the model output's stems, in order")
@@ -203,15 +235,24 @@ def main() -> int:
         whole = 3 * args.stream_minutes * 60 * 44100 * 2 * 4 / 2**20
         print(f"{args.stream_minutes:g} min of 44.1 kHz stereo; input + 2 float32 stems held whole: {whole:.0f} MiB")
         for name in (n for n in args.engines.split(",") if n):
-            engine = onnx_engine(args) if name == "onnx" else DspEngine()
+            if name == "onnx":
+                engine = onnx_engine(args)
+            elif name == "learned":
+                engine = LearnedEngine(LearnedSettings(model_path=args.learned_model or default_weights_path()))
+            else:
+                engine = DspEngine()
             figures = stream_figures(engine, args.stream_minutes)
             print(f"{name:<8} RTFx {figures['rtfx']:6.1f}  peak RSS growth {figures['peak_growth_mib']:6.1f} MiB")
         return 0
-    if not (args.data / "manifest.json").is_file():
+    if args.synthetic > 0:
+        items = synthetic_items(args.synthetic)
+        print(f"{len(items)} held-out synthetic songs (seeds {HELD_OUT_SEED}+)")
+    elif not (args.data / "manifest.json").is_file():
         print(f"no evaluation set at {args.data} (manifest.json missing); pass --data DIR", file=sys.stderr)
         return 2
-    items = load(args.data)
-    print(f"{len(items)} items from {args.data}")
+    else:
+        items = load(args.data)
+        print(f"{len(items)} items from {args.data}")
 
     names = [name for name in args.engines.split(",") if name]
     if args.onnx_model is not None and "onnx" not in names:
@@ -220,6 +261,13 @@ def main() -> int:
     for name in names:
         if name == "dsp":
             engines[name] = DspEngine()
+        elif name == "learned":
+            path = args.learned_model or default_weights_path()
+            try:
+                engines[name] = LearnedEngine(LearnedSettings(model_path=path))
+            except TingError as exc:
+                print(f"cannot load the learned engine: {exc}", file=sys.stderr)
+                return 2
         elif name == "onnx" and args.onnx_model is not None:
             try:
                 engines[name] = onnx_engine(args)
@@ -230,7 +278,7 @@ def main() -> int:
             print("the onnx engine needs --onnx-model PATH", file=sys.stderr)
             return 2
         else:
-            print(f"unknown engine {name!r} (available: dsp, onnx)", file=sys.stderr)
+            print(f"unknown engine {name!r} (available: learned, dsp, onnx)", file=sys.stderr)
             return 2
 
     results: dict[str, dict[str, float]] = {}
@@ -251,7 +299,8 @@ def main() -> int:
             r = run_engine(DspEngine(settings), items, args.verbose)
             print(f"{label:<34} {r['vocals_sdr']:8.2f} {r['accompaniment_sdr']:8.2f} {r['rtfx']:7.1f}")
     if args.json:
-        summary = {"default_engine": "dsp", "engines": results, "oracle": ceiling, "mixture": floor}
+        default = SeparateSettings().default_for(list(engines))
+        summary = {"default_engine": default, "engines": results, "oracle": ceiling, "mixture": floor}
         print(json.dumps(summary))
     return 0
 

@@ -6,6 +6,8 @@
 # nothing is downloaded at run time.
 FROM python:3.11-slim AS build
 ARG BENTOML_VERSION=1.4.40
+# espeak-ng voices the songs the learned separator is trained on (at build time only)
+RUN apt-get update && apt-get install -y --no-install-recommends espeak-ng && rm -rf /var/lib/apt/lists/*
 ENV UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1 UV_PYTHON_DOWNLOADS=never
 RUN pip install --no-cache-dir uv
 WORKDIR /app
@@ -18,7 +20,8 @@ RUN uv sync --frozen --no-dev --no-install-workspace --package ting-separate \
  && uv pip install --python .venv/bin/python "bentoml==${BENTOML_VERSION}"
 COPY libs libs
 COPY services/separate services/separate
-RUN uv sync --frozen --no-dev --inexact --package ting-separate --no-editable
+RUN uv sync --frozen --no-dev --inexact --package ting-separate --no-editable \
+ && .venv/bin/python -m ting_separate.learned.train
 
 FROM python:3.11-slim
 RUN useradd --uid 10001 --create-home ting

@@ -12,7 +12,8 @@ ARG TRITON_IMAGE=nvcr.io/nvidia/tritonserver:25.01-py3
 FROM ${TRITON_IMAGE} AS build
 ARG PYTHON_VERSION=3.12
 ENV UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1 UV_PYTHON_DOWNLOADS=never
-RUN python3 -m pip install --no-cache-dir --break-system-packages uv
+RUN python3 -m pip install --no-cache-dir --break-system-packages uv \
+ && apt-get update && apt-get install -y --no-install-recommends espeak-ng && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY libs/protos/pyproject.toml libs/protos/pyproject.toml
@@ -30,7 +31,8 @@ COPY services/asr services/asr
 COPY services/separate services/separate
 RUN uv pip install --python /opt/ting/venv/bin/python --no-deps \
       ./libs/protos ./libs/common ./services/asr ./services/separate \
- && TING_ASR_CACHE_DIR=/opt/ting/models /opt/ting/venv/bin/python -m ting_asr.prepare
+ && TING_ASR_CACHE_DIR=/opt/ting/models /opt/ting/venv/bin/python -m ting_asr.prepare \
+ && TING_SEPARATE_LEARNED_MODEL_PATH=/opt/ting/models/separate/mask_mlp.npz /opt/ting/venv/bin/python -m ting_separate.learned.train
 
 FROM ${TRITON_IMAGE}
 ARG PYTHON_VERSION=3.12
@@ -41,6 +43,7 @@ COPY --chown=ting:ting services/separate/runners/triton/separator /models/separa
 # model.py runs in the backend stub's python: make the venv's packages importable there
 ENV PYTHONPATH=/opt/ting/venv/lib/python${PYTHON_VERSION}/site-packages \
     TING_ASR_CACHE_DIR=/opt/ting/models \
+    TING_SEPARATE_LEARNED_MODEL_PATH=/opt/ting/models/separate/mask_mlp.npz \
     PYTHONDONTWRITEBYTECODE=1 HOME=/tmp TMPDIR=/tmp
 USER 10001
 # HTTP (health /v2/health/*), gRPC (KServe v2: what ting-asr / ting-separate call), Prometheus metrics

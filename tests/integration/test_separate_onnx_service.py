@@ -40,6 +40,7 @@ async def onnx_address(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         onnx_segment_s=1.0,
         onnx_batch_size=2,
         onnx_intra_op_threads=1,
+        learned=False,
     )
     app, port = create_server(config, create_engines(config))
     await app.start()

@@ -229,8 +229,8 @@ def test_bad_models_fail_at_load_with_the_setting_named(model: Path, tmp_path: P
 
 
 def test_create_engines_loads_onnx_only_when_configured(model: Path, tmp_path: Path) -> None:
-    base = {"onnx_stems": "drums,other,vocals", "onnx_sample_rate": MODEL_RATE}
-    assert [e.name for e in create_engines(SeparateSettings())] == ["dsp"]
+    base = {"onnx_stems": "drums,other,vocals", "onnx_sample_rate": MODEL_RATE, "learned": False}
+    assert [e.name for e in create_engines(SeparateSettings(learned=False))] == ["dsp"]
     configured = create_engines(SeparateSettings(onnx_model_path=model, **base))  # type: ignore[arg-type]
     assert [e.name for e in configured] == ["dsp", "onnx"]
     default = create_engines(
@@ -238,7 +238,7 @@ def test_create_engines_loads_onnx_only_when_configured(model: Path, tmp_path: P
     )
     assert [e.name for e in default] == ["onnx", "dsp"]
     with pytest.raises(FailedPreconditionError, match="TING_SEPARATE_ONNX_MODEL_PATH"):
-        create_engines(SeparateSettings(default_engine="onnx"))
+        create_engines(SeparateSettings(default_engine="onnx", learned=False))
     garbage = tmp_path / "broken.onnx"
     garbage.write_bytes(b"\x00" * 64)
     with pytest.raises(FailedPreconditionError, match=r"broken\.onnx"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, cast
 
@@ -18,10 +19,20 @@ class SeparateSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TING_SEPARATE_", env_nested_delimiter="__", extra="ignore")
 
     port: int = Field(50054, ge=0, le=65535, description="gRPC port (`TING_SEPARATE_PORT`); 0 picks a free one.")
-    default_engine: Literal["dsp", "onnx"] = Field(
-        "dsp",
-        description="Engine used when a request names none. `dsp` is embedded and needs no model; `onnx` needs "
+    default_engine: Literal["auto", "learned", "dsp", "onnx"] = Field(
+        "auto",
+        description="Engine used when a request names none. `auto`: `learned` when its weights are there (`make "
+        "setup` trains them), else `dsp`. `learned` and `dsp` are embedded and need no download; `onnx` needs "
         "`TING_SEPARATE_ONNX_MODEL_PATH`.",
+    )
+    learned: bool = Field(
+        True, description="Serve the `learned` engine when its weights are there (`false` leaves it out)."
+    )
+    learned_model_path: Path | None = Field(
+        None,
+        description="Weights of the `learned` engine (`python -m ting_separate.learned.train` writes them); unset: "
+        "`<venv>/models/separate/mask_mlp.npz`, and the engine is left out when that file is missing. A set path "
+        "that is missing or unreadable stops the service at start.",
     )
     concurrency: int = Field(1, ge=1, le=64, description="Separations that run at the same time (worker threads).")
     max_queue: int = Field(
@@ -147,3 +158,10 @@ class SeparateSettings(ServiceSettings):
     def onnx_stem_names(self) -> tuple[StemName, ...]:
         """:attr:`onnx_stems` as a tuple, in the model's output order."""
         return tuple(cast(StemName, name) for name in self.onnx_stems.split(","))
+
+    def default_for(self, engines: Sequence[str]) -> str:
+        """The default engine among ``engines``: the configured one, or for ``auto`` ``learned`` when it is
+        there, else ``dsp``."""
+        if self.default_engine != "auto":
+            return self.default_engine
+        return "learned" if "learned" in engines else "dsp"

@@ -18,8 +18,9 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SeparationService"].full_name
 def create_engines(settings: SeparateSettings) -> list[SeparationEngine]:
     """The engines this server runs, the configured default first.
 
-    ``dsp`` always; ``onnx`` when ``TING_SEPARATE_ONNX_MODEL_PATH`` is set, loaded here so that a missing or
-    broken model stops the service at startup (:class:`FailedPreconditionError`) instead of failing calls.
+    ``dsp`` always; ``learned`` when its weights are there (a configured ``learned_model_path`` must be);
+    ``onnx`` when ``TING_SEPARATE_ONNX_MODEL_PATH`` is set. Models load here, so that a missing or broken one
+    stops the service at startup (:class:`FailedPreconditionError`) instead of failing calls.
     With ``TING_SEPARATE_RUNNER=triton`` or ``bento`` the engines are those the model runner reports it hosts
     (its own ``TING_SEPARATE_ONNX_*`` decide them), each a client of the runner; an unreachable runner stops the
     service at startup with UNAVAILABLE (after ``runner_retries``).
@@ -33,7 +34,8 @@ def create_engines(settings: SeparateSettings) -> list[SeparationEngine]:
             from ting_separate.engines.bento import bento_engines
 
             remote = bento_engines(settings)
-        if settings.default_engine not in {engine.name for engine in remote}:
+        default = settings.default_for([engine.name for engine in remote])
+        if default not in {engine.name for engine in remote}:
             for engine in remote[:1]:
                 engine.close()
             hosted = ", ".join(engine.name for engine in remote)
@@ -42,10 +44,26 @@ def create_engines(settings: SeparateSettings) -> list[SeparationEngine]:
                 f"TING_SEPARATE_DEFAULT_ENGINE={settings.default_engine}, but the {settings.runner} runner hosts "
                 f"only {hosted}: {how} (in the runner's environment)"
             )
-        return sorted(remote, key=lambda engine: engine.name != settings.default_engine)
+        return sorted(remote, key=lambda engine: engine.name != default)
     from ting_separate.engines.dsp import DspEngine
 
     engines: list[SeparationEngine] = [DspEngine()]
+    learned_path = settings.learned_model_path if settings.learned else None
+    if learned_path is None and settings.learned:
+        from ting_separate.learned.train import default_weights_path
+
+        learned_path = default_weights_path()
+        if not learned_path.is_file():
+            learned_path = None
+    if learned_path is not None:
+        from ting_separate.engines.learned import LearnedEngine, LearnedSettings
+
+        engines.append(LearnedEngine(LearnedSettings(model_path=learned_path)))
+    elif settings.default_engine == "learned":
+        raise FailedPreconditionError(
+            "TING_SEPARATE_DEFAULT_ENGINE=learned, but the learned engine has no weights: "
+            + OPTIONAL_ENGINES["learned"]
+        )
     if settings.onnx_model_path is not None:
         from ting_separate.engines.onnx import OnnxEngine, OnnxSettings
 
@@ -68,7 +86,8 @@ def create_engines(settings: SeparateSettings) -> list[SeparationEngine]:
         raise FailedPreconditionError(
             f"TING_SEPARATE_DEFAULT_ENGINE=onnx, but the onnx engine is not configured: {OPTIONAL_ENGINES['onnx']}"
         )
-    return sorted(engines, key=lambda engine: engine.name != settings.default_engine)
+    default = settings.default_for([engine.name for engine in engines])
+    return sorted(engines, key=lambda engine: engine.name != default)
 
 
 def create_server(

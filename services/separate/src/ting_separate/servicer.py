@@ -115,7 +115,8 @@ class SeparationServicer(pb_grpc.SeparationServiceServicer):
             raise ValueError("at least one separation engine is needed")
         self.settings = settings
         self.engines = {engine.name: engine for engine in engines}
-        self.default = settings.default_engine if settings.default_engine in self.engines else engines[0].name
+        default = settings.default_for(list(self.engines))
+        self.default = default if default in self.engines else engines[0].name
         self.limits = AudioLimits(
             max_bytes=int(settings.max_audio_mb * 1024 * 1024), max_duration_s=settings.max_audio_duration_s
         )

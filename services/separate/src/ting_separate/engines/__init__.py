@@ -21,6 +21,8 @@ FloatArray = npt.NDArray[np.float32]
 # Engines a server runs only when configured, with what to configure: naming one on a server without it
 # is FAILED_PRECONDITION (the server could, once set up), not NOT_FOUND.
 OPTIONAL_ENGINES: Final[dict[str, str]] = {
+    "learned": "train its weights with `python -m ting_separate.learned.train` (`make setup` does) or point "
+    "TING_SEPARATE_LEARNED_MODEL_PATH at them, and restart the server",
     "onnx": "set TING_SEPARATE_ONNX_MODEL_PATH to a separator exported to ONNX (with TING_SEPARATE_ONNX_STEMS, "
     "TING_SEPARATE_ONNX_SAMPLE_RATE and TING_SEPARATE_ONNX_CHANNELS describing it) and restart the server",
 }

@@ -1,0 +1,184 @@
+"""The embedded ``learned`` engine: vocals / accompaniment by a small mask network trained at set-up.
+
+No registry ships separation weights, so ``make setup`` trains one (``python -m ting_separate.learned.train``,
+a few minutes on two CPU cores) on songs it synthesizes itself (:mod:`ting_separate.learned.synth`) and writes
+``<venv>/models/separate/mask_mlp.npz``. The network (:mod:`ting_separate.learned.model`) gives a soft vocal
+mask on a 22.05 kHz STFT grid from the spectrum around each frame and the stereo panning per bin.
+
+Per chunk (30 s, cross-faded as in the ``dsp`` engine):
+
+1. the chunk is resampled to 22.05 kHz (when it is not already) and the mask computed there;
+2. the mask is carried onto the chunk's own STFT (the ``dsp`` engine's ~93 ms window at the input's rate) by
+   linear interpolation in time and frequency; bins above 11.025 kHz (44.1 / 48 kHz input) take the mean mask
+   of the 5.5-11 kHz band of their frame;
+3. vocals are the masked STFT, accompaniment the mixture minus vocals, so the stems sum back to the input.
+
+Any channel count: the features see the first two channels (or the one), the mask applies to all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+from scipy import signal
+
+from ting_common.errors import FailedPreconditionError
+from ting_separate.engines import (
+    CallControl,
+    ChunkPlan,
+    EngineInfo,
+    FloatArray,
+    SeparationOptions,
+    StemName,
+    supported_text,
+)
+from ting_separate.engines.chunking import separate_whole, stream_planned
+from ting_separate.engines.dsp import istft, stft, stft_size, wiener
+from ting_separate.learned.model import BINS, HOP, N_FFT, SAMPLE_RATE, MaskNet
+
+SUPPORTED: Final[tuple[StemName, ...]] = ("vocals", "accompaniment")
+
+
+@dataclass(frozen=True)
+class LearnedSettings:
+    """Where the weights are and how chunks are cut."""
+
+    model_path: Path
+    chunk_s: float = 30.0
+    crossfade_s: float = 1.0
+    window_ms: float = 93.0  # the output STFT at the input's rate (as the dsp engine)
+    wiener_iterations: int = 0  # 0: the plain mask
+
+
+def mask_on_grid(mask: FloatArray, sample_rate: int, n_fft: int, frames: int) -> FloatArray:
+    """Carry a model-grid mask ``(BINS, T)`` onto an STFT of ``n_fft`` (hop ``n_fft // 4``) at ``sample_rate``
+    with ``frames`` frames: ``(n_fft // 2 + 1, frames)``."""
+    if sample_rate == SAMPLE_RATE and n_fft == N_FFT and mask.shape[1] == frames:
+        return mask
+    # time: frame j of the target sits at j * hop / sr seconds, frame i of the model at i * HOP / SAMPLE_RATE
+    pos = np.arange(frames) * (n_fft // 4) / sample_rate * SAMPLE_RATE / HOP
+    pos = np.clip(pos, 0, mask.shape[1] - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, mask.shape[1] - 1)
+    w = (pos - lo).astype(np.float32)
+    timed = mask[:, lo] * (1 - w) + mask[:, hi] * w  # (BINS, frames)
+    # frequency
+    freqs = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
+    fpos = freqs / (SAMPLE_RATE / N_FFT)
+    inside = fpos <= BINS - 1
+    out = np.empty((n_fft // 2 + 1, frames), dtype=np.float32)
+    flo = np.floor(fpos[inside]).astype(np.int64)
+    fhi = np.minimum(flo + 1, BINS - 1)
+    fw = (fpos[inside] - flo).astype(np.float32)[:, None]
+    out[inside] = timed[flo] * (1 - fw) + timed[fhi] * fw
+    if not inside.all():
+        out[~inside] = timed[BINS // 2 :].mean(axis=0)[None]
+    return out
+
+
+def separate_chunk(audio: FloatArray, sample_rate: int, net: MaskNet, settings: LearnedSettings) -> FloatArray:
+    """The vocals of one chunk ``(channels, samples)`` (accompaniment: ``audio - vocals``)."""
+    head = audio[: min(2, audio.shape[0])]
+    if sample_rate != SAMPLE_RATE:
+        g = math.gcd(sample_rate, SAMPLE_RATE)
+        head = signal.resample_poly(head, SAMPLE_RATE // g, sample_rate // g, axis=-1).astype(np.float32)
+    model_mask = net.mask(stft(head, N_FFT))
+    n_fft = N_FFT if sample_rate == SAMPLE_RATE else stft_size(sample_rate, settings.window_ms)
+    spec = stft(audio, n_fft)
+    mask = mask_on_grid(model_mask, sample_rate, n_fft, spec.shape[2])
+    return istft(wiener(spec, mask, settings.wiener_iterations), n_fft, audio.shape[1])
+
+
+class LearnedEngine:
+    """The embedded mask-network separator (see the module docstring)."""
+
+    name = "learned"
+
+    def __init__(self, settings: LearnedSettings) -> None:
+        self.settings = settings
+        self.net = MaskNet.load(settings.model_path)
+
+    def info(self) -> EngineInfo:
+        """Stems, defaults and chunking of this engine."""
+        trained = self.net.meta.get("held_out_snr_db")
+        return EngineInfo(
+            name=self.name,
+            description=(
+                "Embedded mask network trained at set-up on synthesized songs (no download): vocals and "
+                f"accompaniment from the spectrum and stereo panning; held-out SNR {trained} dB."
+            ),
+            model=f"mask-mlp ({self.settings.model_path.name})",
+            supported_stems=SUPPORTED,
+            default_stems=SUPPORTED,
+            loaded=True,
+            device="cpu",
+            sample_rate=0,
+            channels=0,
+            default_segment_ms=round(self.settings.chunk_s * 1000),
+        )
+
+    def separate(
+        self, audio: FloatArray, sample_rate: int, options: SeparationOptions, control: CallControl
+    ) -> dict[StemName, FloatArray]:
+        """Split ``audio`` into vocals/accompaniment in overlapping chunks."""
+        return separate_whole(self, audio, sample_rate, options, control)
+
+    def separate_stream(
+        self,
+        blocks: Iterable[FloatArray],
+        sample_rate: int,
+        options: SeparationOptions,
+        control: CallControl,
+        total_hint: int = 0,
+    ) -> Iterator[dict[StemName, FloatArray]]:
+        """:meth:`separate` over a stream of input blocks, yielding finished output blocks."""
+        return stream_planned(
+            blocks,
+            options,
+            control,
+            total_hint,
+            lambda channels: self.plan(sample_rate, channels, options),
+            lambda pieces: self.separate_chunks(pieces, sample_rate, options),
+        )
+
+    def plan(self, sample_rate: int, channels: int, options: SeparationOptions) -> ChunkPlan:
+        """Chunks of ``chunk_s`` (or ``options.segment_ms``), cross-faded over ``crossfade_s`` (at most a
+        quarter chunk) or ``options.overlap_ratio``; any channel count."""
+        unsupported = [s for s in options.stems if s not in SUPPORTED]
+        if unsupported:
+            raise FailedPreconditionError(
+                f"the {self.name} engine cannot produce {supported_text(unsupported)}; "
+                f"it supports {supported_text(SUPPORTED)}"
+            )
+        settings = self._settings(options)
+        chunk = max(1, round(settings.chunk_s * sample_rate))
+        if options.overlap_ratio is not None:
+            overlap = round(chunk * options.overlap_ratio)
+        else:
+            overlap = min(round(settings.crossfade_s * sample_rate), chunk // 4)
+        return ChunkPlan(chunk=chunk, overlap=overlap, context=0, batch=1)
+
+    def separate_chunks(
+        self, chunks: Sequence[FloatArray], sample_rate: int, options: SeparationOptions
+    ) -> list[dict[StemName, FloatArray]]:
+        """``options.stems`` of each chunk (:func:`separate_chunk`)."""
+        settings = self._settings(options)
+        results = []
+        for piece in chunks:
+            vocals = separate_chunk(piece, sample_rate, self.net, settings)
+            stems = {"vocals": vocals, "accompaniment": (piece - vocals).astype(np.float32)}
+            results.append({stem: stems[stem] for stem in options.stems})
+        return results
+
+    def _settings(self, options: SeparationOptions) -> LearnedSettings:
+        if options.segment_ms:
+            return replace(self.settings, chunk_s=options.segment_ms / 1000)
+        return self.settings
+
+    def close(self) -> None:
+        """Nothing to free."""
