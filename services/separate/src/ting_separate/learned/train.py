@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ting_separate.engines.dsp import istft, stft
-from ting_separate.learned.model import BINS, CONTEXT, F32, FEATURES, FLUX, N_FFT, MaskNet, frame_features
+from ting_separate.learned.model import BINS, F32, FEATURES, N_FFT, MaskNet, frame_features
 from ting_separate.learned.synth import SongMaker
 
 logger = logging.getLogger(__name__)
@@ -90,14 +90,27 @@ def build_corpus(songs: int, seconds: float, seed: int, workers: int = 0, varian
     0: one per CPU) and keep their training frames."""
     jobs = [(seed * 100_000 + i, seconds, variants) for i in range(songs)]
     workers = workers or os.cpu_count() or 1
+    arrays: list[np.ndarray] = []
+    row = 0
+
+    def keep(parts: tuple[np.ndarray, ...]) -> None:
+        # Filled in place as songs arrive: peak memory is the corpus plus a few songs.
+        nonlocal row
+        n = parts[0].shape[0]
+        if not arrays:
+            arrays.extend(np.empty((n * songs, p.shape[1]), dtype=np.float16) for p in parts)
+        for array, part in zip(arrays, parts, strict=True):
+            array[row : row + n] = part
+        row += n
+
     if workers > 1:
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            results = pool.map(_song_job, jobs, chunksize=4)
+            for parts in pool.imap(_song_job, jobs, chunksize=2):
+                keep(parts)
     else:
-        results = [_song_job(job) for job in jobs]
-    joined = [np.concatenate([r[k] for r in results]) for k in range(4)]
-    del results
-    return Corpus(*joined)
+        for job in jobs:
+            keep(_song_job(job))
+    return Corpus(*(array[:row] for array in arrays))
 
 
 def batch(corpus: Corpus, rng: np.random.Generator, size: int) -> tuple[F32, F32, F32, F32]:
@@ -111,9 +124,7 @@ def batch(corpus: Corpus, rng: np.random.Generator, size: int) -> tuple[F32, F32
     )
 
 
-def fixed_loss(
-    mean: F32, scale: F32, weights: list[F32], biases: list[F32], data: tuple[F32, F32, F32, F32]
-) -> float:
+def fixed_loss(mean: F32, scale: F32, weights: list[F32], biases: list[F32], data: tuple[F32, F32, F32, F32]) -> float:
     """The training loss of the network on one fixed batch (before and after training)."""
     net = MaskNet(mean, scale, tuple(weights), tuple(biases), {})
     feats, mx, vx, ax = data
@@ -122,14 +133,14 @@ def fixed_loss(
 
 
 def train(
-    songs: int = 240,
+    songs: int = 360,
     seconds: float = 8.0,
-    steps: int = 3000,
+    steps: int = 6000,
     batch_size: int = 256,
     hidden: int = 768,
     learning_rate: float = 1e-3,
     seed: int = 1234,
-    log_every: int = 250,
+    log_every: int = 1000,
 ) -> MaskNet:
     """Train a mask network on freshly synthesized songs (see the module docstring)."""
     t0 = time.monotonic()
@@ -218,9 +229,9 @@ def held_out_snr(net: MaskNet, songs: int = 8, seconds: float = 8.0, seed: int =
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=None, help="weights file (default: the engine's default path)")
-    parser.add_argument("--songs", type=int, default=240)
+    parser.add_argument("--songs", type=int, default=360)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--hidden", type=int, default=768)
     parser.add_argument("--seed", type=int, default=1234)
