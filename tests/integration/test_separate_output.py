@@ -49,10 +49,12 @@ def float_wav(audio: np.ndarray) -> bytes:
 
 
 class CountingDsp(DspEngine):
-    """The real DSP engine, counting the chunks it hands out and how its calls end."""
+    """The real DSP engine, counting the chunks it hands out and how its calls end. Each chunk also takes at least
+    ``chunk_s`` of wall time, so how long a call runs does not hang on how fast this machine is."""
 
-    def __init__(self) -> None:
+    def __init__(self, chunk_s: float = 0.1) -> None:
         super().__init__()
+        self.chunk_s = chunk_s
         self.chunks = self.stopped = self.finished = 0
 
     def separate_stream(
@@ -64,8 +66,10 @@ class CountingDsp(DspEngine):
         total_hint: int = 0,
     ) -> Iterator[dict[StemName, FloatArray]]:
         try:
+            started = time.monotonic()
             for block in super().separate_stream(blocks, sample_rate, options, control, total_hint):
                 self.chunks += 1
+                time.sleep(max(0.0, started + self.chunks * self.chunk_s - time.monotonic()))
                 yield block
         except StopRequested:
             self.stopped += 1
@@ -144,7 +148,7 @@ async def test_a_cancelled_call_stops_the_engine_between_chunks(tmp_path: Path) 
         engine,
     )
     await app.start()
-    chunks = 120  # one-second chunks: about 10 s of work if never stopped
+    chunks = 120  # one-second chunks of at least 0.1 s each: 12 s or more of work if never stopped
     data = encode_wav(noise_mix(float(chunks)).T, RATE)
     config = pb.SeparationConfig(segment_ms=1000)
     try:
