@@ -133,6 +133,11 @@ async def test_output_rate_and_bad_sample_formats(address: str) -> None:
     assert "16, 24 or 32" in await expect_error(address, code.OUT_OF_RANGE, data, output=odd)
 
 
+def stored_files(root: Path) -> list[str]:
+    """Every file under ``root``."""
+    return [name for _, _, files in os.walk(root) for name in files]
+
+
 async def wait_for(condition: object, seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
@@ -176,9 +181,10 @@ async def test_a_cancelled_call_stops_the_engine_between_chunks(tmp_path: Path) 
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 await stub.Separate(unary, timeout=1.0)
             assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-            await wait_for(lambda: engine.stopped == 2)
+            # The engine stops first; the worker then removes what it had written (no stem, no temporary file).
+            await wait_for(lambda: engine.stopped == 2 and not stored_files(tmp_path))
             assert engine.stopped == 2 and engine.finished == 0
-            assert [files for _, _, files in os.walk(tmp_path) if files] == []  # no stem, no temporary file
+            assert stored_files(tmp_path) == []
             short = pb.SeparateRequest(audio=audio_pb2.AudioSource(content=encode_wav(noise_mix(1.0).T, RATE)))
             assert len((await stub.Separate(short, timeout=10)).stems) == 2
             assert engine.finished == 1

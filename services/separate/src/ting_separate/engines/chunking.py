@@ -10,10 +10,24 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Final, Generic, TypeVar
 
 import numpy as np
 
-from ting_separate.engines import CallControl, ChunkPlan, FloatArray, SeparationEngine, SeparationOptions, StemName
+from ting_common.errors import FailedPreconditionError
+from ting_separate.engines import (
+    CallControl,
+    ChunkPlan,
+    EngineInfo,
+    FloatArray,
+    SeparationEngine,
+    SeparationOptions,
+    StemName,
+    supported_text,
+)
+
+VOCALS_ACCOMPANIMENT: Final[tuple[StemName, ...]] = ("vocals", "accompaniment")
 
 
 def chunk_plan(total: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
@@ -246,3 +260,95 @@ def stream_planned(
         context=chunking.context,
         total_hint=total_hint,
     )
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """How a :class:`ChunkedEngine` cuts its input: chunks of ``chunk_s`` cross-faded over ``crossfade_s``."""
+
+    chunk_s: float = 30.0
+    crossfade_s: float = 1.0
+
+
+SettingsT = TypeVar("SettingsT", bound=ChunkSettings)
+
+
+class ChunkedEngine(Generic[SettingsT]):
+    """An embedded vocals/accompaniment engine that splits each chunk on its own: the chunking, streaming and
+    stem selection of :class:`~ting_separate.engines.SeparationEngine`, around :meth:`separate_piece`.
+    Subclasses set ``name`` and define :meth:`info` and :meth:`separate_piece`."""
+
+    name: str = ""
+    supported: tuple[StemName, ...] = VOCALS_ACCOMPANIMENT
+
+    def __init__(self, settings: SettingsT) -> None:
+        self.settings = settings
+
+    def info(self) -> EngineInfo:
+        """Stems, defaults and chunking of this engine."""
+        raise NotImplementedError
+
+    def separate_piece(self, piece: FloatArray, sample_rate: int, settings: SettingsT) -> dict[StemName, FloatArray]:
+        """Every supported stem of one chunk ``(channels, samples)``."""
+        raise NotImplementedError
+
+    def separate(
+        self, audio: FloatArray, sample_rate: int, options: SeparationOptions, control: CallControl
+    ) -> dict[StemName, FloatArray]:
+        """Split ``audio`` in overlapping chunks."""
+        return separate_whole(self, audio, sample_rate, options, control)
+
+    def separate_stream(
+        self,
+        blocks: Iterable[FloatArray],
+        sample_rate: int,
+        options: SeparationOptions,
+        control: CallControl,
+        total_hint: int = 0,
+    ) -> Iterator[dict[StemName, FloatArray]]:
+        """:meth:`separate` over a stream of input blocks, yielding finished output blocks."""
+        return stream_planned(
+            blocks,
+            options,
+            control,
+            total_hint,
+            lambda channels: self.plan(sample_rate, channels, options),
+            lambda pieces: self.separate_chunks(pieces, sample_rate, options),
+        )
+
+    def plan(self, sample_rate: int, channels: int, options: SeparationOptions) -> ChunkPlan:
+        """Chunks of ``chunk_s`` (or ``options.segment_ms``), one per batch, cross-faded over ``crossfade_s``
+        (at most a quarter chunk) or ``options.overlap_ratio``; any channel count."""
+        unsupported = [s for s in options.stems if s not in self.supported]
+        if unsupported:
+            raise FailedPreconditionError(
+                f"the {self.name} engine cannot produce {supported_text(unsupported)}; "
+                f"it supports {supported_text(self.supported)}"
+            )
+        settings = self.call_settings(options)
+        chunk = max(1, round(settings.chunk_s * sample_rate))
+        if options.overlap_ratio is not None:
+            overlap = round(chunk * options.overlap_ratio)
+        else:
+            overlap = min(round(settings.crossfade_s * sample_rate), chunk // 4)
+        return ChunkPlan(chunk=chunk, overlap=overlap, context=0, batch=1)
+
+    def separate_chunks(
+        self, chunks: Sequence[FloatArray], sample_rate: int, options: SeparationOptions
+    ) -> list[dict[StemName, FloatArray]]:
+        """``options.stems`` of each chunk (:meth:`separate_piece`)."""
+        settings = self.call_settings(options)
+        results = []
+        for piece in chunks:
+            stems = self.separate_piece(piece, sample_rate, settings)
+            results.append({stem: stems[stem] for stem in options.stems})
+        return results
+
+    def call_settings(self, options: SeparationOptions) -> SettingsT:
+        """The engine's settings with this call's chunk length."""
+        if options.segment_ms:
+            return replace(self.settings, chunk_s=options.segment_ms / 1000)
+        return self.settings
+
+    def close(self) -> None:
+        """Nothing to free."""

@@ -19,33 +19,23 @@ Long inputs run in overlapping chunks (:mod:`ting_separate.engines.chunking`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage, signal
 
-from ting_common.errors import FailedPreconditionError
-from ting_separate.engines import (
-    CallControl,
-    ChunkPlan,
-    EngineInfo,
-    FloatArray,
-    SeparationOptions,
-    StemName,
-    supported_text,
-)
-from ting_separate.engines.chunking import separate_whole, stream_planned
+from ting_separate.engines import EngineInfo, FloatArray, StemName
+from ting_separate.engines.chunking import VOCALS_ACCOMPANIMENT, ChunkedEngine, ChunkSettings
 
 ComplexArray = npt.NDArray[np.complex64]
-SUPPORTED: Final[tuple[StemName, ...]] = ("vocals", "accompaniment")
+SUPPORTED: Final = VOCALS_ACCOMPANIMENT
 _EPS: Final = 1e-10
 
 
 @dataclass(frozen=True)
-class DspSettings:
+class DspSettings(ChunkSettings):
     """Switches and constants of the DSP separator (principled defaults, not fitted to a test set)."""
 
     window_ms: float = 93.0  # STFT window; rounded to a power of two (2048 at 22.05 kHz, 4096 at 44.1 kHz)
@@ -229,13 +219,13 @@ def separate_chunk(audio: FloatArray, sample_rate: int, settings: DspSettings) -
     return {"vocals": vocals, "accompaniment": (audio - vocals).astype(np.float32)}
 
 
-class DspEngine:
+class DspEngine(ChunkedEngine[DspSettings]):
     """The embedded vocals/accompaniment separator (see the module docstring)."""
 
     name = "dsp"
 
     def __init__(self, settings: DspSettings | None = None) -> None:
-        self.settings = settings or DspSettings()
+        super().__init__(settings or DspSettings())
 
     def info(self) -> EngineInfo:
         """Stems, defaults and chunking of this engine."""
@@ -255,62 +245,6 @@ class DspEngine:
             default_segment_ms=round(self.settings.chunk_s * 1000),
         )
 
-    def separate(
-        self, audio: FloatArray, sample_rate: int, options: SeparationOptions, control: CallControl
-    ) -> dict[StemName, FloatArray]:
-        """Split ``audio`` into vocals/accompaniment in overlapping chunks (see :class:`DspSettings`)."""
-        return separate_whole(self, audio, sample_rate, options, control)
-
-    def separate_stream(
-        self,
-        blocks: Iterable[FloatArray],
-        sample_rate: int,
-        options: SeparationOptions,
-        control: CallControl,
-        total_hint: int = 0,
-    ) -> Iterator[dict[StemName, FloatArray]]:
-        """:meth:`separate` over a stream of input blocks, yielding finished output blocks."""
-        return stream_planned(
-            blocks,
-            options,
-            control,
-            total_hint,
-            lambda channels: self.plan(sample_rate, channels, options),
-            lambda pieces: self.separate_chunks(pieces, sample_rate, options),
-        )
-
-    def plan(self, sample_rate: int, channels: int, options: SeparationOptions) -> ChunkPlan:
-        """Chunks of ``chunk_s`` (or ``options.segment_ms``), one per batch, cross-faded over ``crossfade_s``
-        (at most a quarter chunk) or ``options.overlap_ratio``; any channel count."""
-        unsupported = [s for s in options.stems if s not in SUPPORTED]
-        if unsupported:
-            raise FailedPreconditionError(
-                f"the {self.name} engine cannot produce {supported_text(unsupported)}; "
-                f"it supports {supported_text(SUPPORTED)}"
-            )
-        settings = self._settings(options)
-        chunk = max(1, round(settings.chunk_s * sample_rate))
-        if options.overlap_ratio is not None:
-            overlap = round(chunk * options.overlap_ratio)
-        else:
-            overlap = min(round(settings.crossfade_s * sample_rate), chunk // 4)
-        return ChunkPlan(chunk=chunk, overlap=overlap, context=0, batch=1)
-
-    def separate_chunks(
-        self, chunks: Sequence[FloatArray], sample_rate: int, options: SeparationOptions
-    ) -> list[dict[StemName, FloatArray]]:
-        """``options.stems`` of each chunk (:func:`separate_chunk`)."""
-        settings = self._settings(options)
-        results = []
-        for piece in chunks:
-            stems = separate_chunk(piece, sample_rate, settings)
-            results.append({stem: stems[stem] for stem in options.stems})
-        return results
-
-    def _settings(self, options: SeparationOptions) -> DspSettings:
-        if options.segment_ms:
-            return replace(self.settings, chunk_s=options.segment_ms / 1000)
-        return self.settings
-
-    def close(self) -> None:
-        """Nothing to free."""
+    def separate_piece(self, piece: FloatArray, sample_rate: int, settings: DspSettings) -> dict[StemName, FloatArray]:
+        """Vocals and accompaniment of one chunk (:func:`separate_chunk`)."""
+        return separate_chunk(piece, sample_rate, settings)

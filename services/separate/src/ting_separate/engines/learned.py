@@ -19,38 +19,26 @@ Any channel count: the features see the first two channels (or the one), the mas
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 import numpy as np
 from scipy import signal
 
-from ting_common.errors import FailedPreconditionError
-from ting_separate.engines import (
-    CallControl,
-    ChunkPlan,
-    EngineInfo,
-    FloatArray,
-    SeparationOptions,
-    StemName,
-    supported_text,
-)
-from ting_separate.engines.chunking import separate_whole, stream_planned
+from ting_separate.engines import EngineInfo, FloatArray, StemName
+from ting_separate.engines.chunking import VOCALS_ACCOMPANIMENT, ChunkedEngine, ChunkSettings
 from ting_separate.engines.dsp import istft, stft, stft_size, wiener
 from ting_separate.learned.model import BINS, HOP, N_FFT, SAMPLE_RATE, MaskNet
 
-SUPPORTED: Final[tuple[StemName, ...]] = ("vocals", "accompaniment")
+SUPPORTED: Final = VOCALS_ACCOMPANIMENT
 
 
-@dataclass(frozen=True)
-class LearnedSettings:
+@dataclass(frozen=True, kw_only=True)
+class LearnedSettings(ChunkSettings):
     """Where the weights are and how chunks are cut."""
 
     model_path: Path
-    chunk_s: float = 30.0
-    crossfade_s: float = 1.0
     window_ms: float = 93.0  # the output STFT at the input's rate (as the dsp engine)
     wiener_iterations: int = 0  # 0: the plain mask
 
@@ -94,13 +82,13 @@ def separate_chunk(audio: FloatArray, sample_rate: int, net: MaskNet, settings: 
     return istft(wiener(spec, mask, settings.wiener_iterations), n_fft, audio.shape[1])
 
 
-class LearnedEngine:
+class LearnedEngine(ChunkedEngine[LearnedSettings]):
     """The embedded mask-network separator (see the module docstring)."""
 
     name = "learned"
 
     def __init__(self, settings: LearnedSettings) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.net = MaskNet.load(settings.model_path)
 
     def info(self) -> EngineInfo:
@@ -122,63 +110,9 @@ class LearnedEngine:
             default_segment_ms=round(self.settings.chunk_s * 1000),
         )
 
-    def separate(
-        self, audio: FloatArray, sample_rate: int, options: SeparationOptions, control: CallControl
+    def separate_piece(
+        self, piece: FloatArray, sample_rate: int, settings: LearnedSettings
     ) -> dict[StemName, FloatArray]:
-        """Split ``audio`` into vocals/accompaniment in overlapping chunks."""
-        return separate_whole(self, audio, sample_rate, options, control)
-
-    def separate_stream(
-        self,
-        blocks: Iterable[FloatArray],
-        sample_rate: int,
-        options: SeparationOptions,
-        control: CallControl,
-        total_hint: int = 0,
-    ) -> Iterator[dict[StemName, FloatArray]]:
-        """:meth:`separate` over a stream of input blocks, yielding finished output blocks."""
-        return stream_planned(
-            blocks,
-            options,
-            control,
-            total_hint,
-            lambda channels: self.plan(sample_rate, channels, options),
-            lambda pieces: self.separate_chunks(pieces, sample_rate, options),
-        )
-
-    def plan(self, sample_rate: int, channels: int, options: SeparationOptions) -> ChunkPlan:
-        """Chunks of ``chunk_s`` (or ``options.segment_ms``), cross-faded over ``crossfade_s`` (at most a
-        quarter chunk) or ``options.overlap_ratio``; any channel count."""
-        unsupported = [s for s in options.stems if s not in SUPPORTED]
-        if unsupported:
-            raise FailedPreconditionError(
-                f"the {self.name} engine cannot produce {supported_text(unsupported)}; "
-                f"it supports {supported_text(SUPPORTED)}"
-            )
-        settings = self._settings(options)
-        chunk = max(1, round(settings.chunk_s * sample_rate))
-        if options.overlap_ratio is not None:
-            overlap = round(chunk * options.overlap_ratio)
-        else:
-            overlap = min(round(settings.crossfade_s * sample_rate), chunk // 4)
-        return ChunkPlan(chunk=chunk, overlap=overlap, context=0, batch=1)
-
-    def separate_chunks(
-        self, chunks: Sequence[FloatArray], sample_rate: int, options: SeparationOptions
-    ) -> list[dict[StemName, FloatArray]]:
-        """``options.stems`` of each chunk (:func:`separate_chunk`)."""
-        settings = self._settings(options)
-        results = []
-        for piece in chunks:
-            vocals = separate_chunk(piece, sample_rate, self.net, settings)
-            stems = {"vocals": vocals, "accompaniment": (piece - vocals).astype(np.float32)}
-            results.append({stem: stems[stem] for stem in options.stems})
-        return results
-
-    def _settings(self, options: SeparationOptions) -> LearnedSettings:
-        if options.segment_ms:
-            return replace(self.settings, chunk_s=options.segment_ms / 1000)
-        return self.settings
-
-    def close(self) -> None:
-        """Nothing to free."""
+        """Vocals of one chunk (:func:`separate_chunk`) and the rest as accompaniment."""
+        vocals = separate_chunk(piece, sample_rate, self.net, settings)
+        return {"vocals": vocals, "accompaniment": (piece - vocals).astype(np.float32)}
