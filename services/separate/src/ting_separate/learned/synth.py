@@ -311,7 +311,6 @@ class SongMaker:
             lead = np.zeros((2, n))
             position = rng.uniform(-0.7, 0.7)
             tilt = rng.uniform(-10, -3)
-            m = root + 12
             for i in range(0, steps, int(rng.choice([2, 4]))):
                 if rng.random() < 0.3:
                     continue

@@ -32,8 +32,6 @@ from ting_separate.engines.dsp import istft, stft
 from ting_separate.learned.model import BINS, F32, FEATURES, N_FFT, MaskNet, frame_features
 from ting_separate.learned.synth import SongMaker
 
-logger = logging.getLogger(__name__)
-
 
 def default_weights_path() -> Path:
     """Where set-up writes the weights: ``$TING_SEPARATE_LEARNED_MODEL_PATH`` or ``<venv>/models/...``."""
