@@ -4,6 +4,7 @@ and the weights ``make setup`` trains (when they are there)."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +180,12 @@ def test_set_up_weights_separate_songs_they_never_saw() -> None:
         halves.append(snr(song.vocals, vocals) - snr(song.vocals, 0.5 * mix))
     assert np.mean(gains) > 6.0, gains
     assert np.mean(halves) > 3.0, halves
+
+
+def test_weights_path_is_resolved_once_by_the_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The service and the training CLI read the same path: the configured one, else set-up's in the venv."""
+    monkeypatch.delenv("TING_SEPARATE_LEARNED_MODEL_PATH", raising=False)
+    set_up = Path(sys.prefix) / "models" / "separate" / "mask_mlp.npz"
+    assert SeparateSettings().learned_weights == set_up == training.default_weights_path()
+    monkeypatch.setenv("TING_SEPARATE_LEARNED_MODEL_PATH", str(tmp_path / "w.npz"))
+    assert SeparateSettings().learned_weights == tmp_path / "w.npz" == training.default_weights_path()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, cast
@@ -158,6 +159,14 @@ class SeparateSettings(ServiceSettings):
     def onnx_stem_names(self) -> tuple[StemName, ...]:
         """:attr:`onnx_stems` as a tuple, in the model's output order."""
         return tuple(cast(StemName, name) for name in self.onnx_stems.split(","))
+
+    @property
+    def learned_weights(self) -> Path:
+        """Where the ``learned`` engine's weights are: :attr:`learned_model_path`, else where set-up writes them
+        (``<venv>/models/separate/mask_mlp.npz``)."""
+        if self.learned_model_path is not None:
+            return self.learned_model_path
+        return Path(sys.prefix) / "models" / "separate" / "mask_mlp.npz"
 
     def default_for(self, engines: Sequence[str]) -> str:
         """The default engine among ``engines``: the configured one, or for ``auto`` ``learned`` when it is

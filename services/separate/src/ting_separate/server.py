@@ -48,17 +48,11 @@ def create_engines(settings: SeparateSettings) -> list[SeparationEngine]:
     from ting_separate.engines.dsp import DspEngine
 
     engines: list[SeparationEngine] = [DspEngine()]
-    learned_path = settings.learned_model_path if settings.learned else None
-    if learned_path is None and settings.learned:
-        from ting_separate.learned.train import default_weights_path
-
-        learned_path = default_weights_path()
-        if not learned_path.is_file():
-            learned_path = None
-    if learned_path is not None:
+    # A configured path must load; the set-up default may be missing (then the engine is left out).
+    if settings.learned and (settings.learned_model_path is not None or settings.learned_weights.is_file()):
         from ting_separate.engines.learned import LearnedEngine, LearnedSettings
 
-        engines.append(LearnedEngine(LearnedSettings(model_path=learned_path)))
+        engines.append(LearnedEngine(LearnedSettings(model_path=settings.learned_weights)))
     elif settings.default_engine == "learned":
         raise FailedPreconditionError(
             "TING_SEPARATE_DEFAULT_ENGINE=learned, but the learned engine has no weights: "

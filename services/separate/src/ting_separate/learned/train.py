@@ -21,24 +21,22 @@ import logging
 import math
 import multiprocessing
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ting_separate.config import SeparateSettings
 from ting_separate.engines.dsp import istft, stft
 from ting_separate.learned.model import BINS, F32, FEATURES, N_FFT, MaskNet, frame_features
 from ting_separate.learned.synth import SongMaker
 
 
 def default_weights_path() -> Path:
-    """Where set-up writes the weights: ``$TING_SEPARATE_LEARNED_MODEL_PATH`` or ``<venv>/models/...``."""
-    env = os.environ.get("TING_SEPARATE_LEARNED_MODEL_PATH")
-    if env:
-        return Path(env)
-    return Path(sys.prefix) / "models" / "separate" / "mask_mlp.npz"
+    """Where the service reads the weights (``TING_SEPARATE_LEARNED_MODEL_PATH``, else ``<venv>/models/...``),
+    so that by default this writes them there."""
+    return SeparateSettings().learned_weights
 
 
 @dataclass
