@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import logging
 import math
 import multiprocessing
 import os
@@ -233,7 +232,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--force", action="store_true", help="train even when the weights file exists")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = args.out or default_weights_path()
     if out.is_file() and not args.force:
         print(f"learned separator weights already at {out}")
