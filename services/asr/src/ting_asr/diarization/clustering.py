@@ -18,13 +18,13 @@ speakers. It shrinks what one voice varies in (words, intonation) and spreads lo
 per-window features (``extra``: the engine passes spectral-envelope features, :mod:`.envelope`) are standardized,
 whitened the same way and joined to that space (:func:`clustering_space`).
 
-A recording is one speaker when the two halves of a two-way split have raw centroids more alike than
-``single_speaker_similarity`` (``single_speaker_similarity_whitened`` when the split was made in the whitened
-space; eigengaps cannot say "one"). Then the clean-up: clusters whose raw centroids are
-more alike than ``merge_similarity`` are joined (given ``extra`` features, only when their centroids in the clustering
-space are alike too, ``merge_space_similarity``), tiny clusters are folded into their nearest neighbour, and every
-embedding moves to its nearest centroid. Above ``max_points`` embeddings a regular subsample is clustered and the
-rest go to the nearest centroid, which bounds time and memory (``max_points²`` floats) on long recordings.
+A recording is one speaker when the two halves of a two-way split have raw centroids nearly as alike as random
+halves of the same windows (``single_speaker_ratio``; eigengaps cannot say "one"). Then the clean-up: clusters
+whose raw centroids are more alike than ``merge_similarity`` are joined (given ``extra`` features, only when their
+centroids in the clustering space are alike too, ``merge_space_similarity``), tiny clusters are folded into their
+nearest neighbour, and every embedding moves to its nearest centroid. Above ``max_points`` embeddings a regular
+subsample is clustered and the rest go to the nearest centroid, which bounds time and memory (``max_points²``
+floats) on long recordings.
 
 :func:`resegment` then re-labels windows by their nearest centroid in the whitened space with a cost per change of
 speaker inside a region (a light VBx-style pass; the engine runs it after clustering).
@@ -54,13 +54,20 @@ class ClusteringSettings:
     method: Method = "spectral"
     #: Agglomerative: stop merging when the average cosine distance between the closest clusters exceeds this.
     threshold: float = 0.2
-    #: Both: one speaker when the two halves of a two-way split have centroids more alike than this.
-    single_speaker_similarity: float = 0.9
-    #: The same when the split is made in the whitened space (``groups`` given): such a split follows the
-    #: voices more closely, so its halves are told apart by a higher limit. A trade-off: on dev, 0.92 called 3 of
-    #: 80 meetings one speaker (look-alike voices; window error 7.5 %) and kept 98 % of one-speaker recordings
-    #: whole; 0.93 calls 1 (5.5 %) and keeps 95-98 %; 0.94 keeps only 93-97 %.
-    single_speaker_similarity_whitened: float = 0.93
+    #: Both: one speaker when the two halves of a two-way split have raw centroids more alike than this, whatever
+    #: ``single_speaker_ratio`` says (no dev meeting's halves were more alike than 0.956).
+    single_speaker_similarity: float = 0.97
+    #: Both: one speaker when the two-way split's halves are less than this many times as unalike as random
+    #: halves of the same rows (see :func:`_one_voice`). On dev (80 meetings and 227 one-speaker recordings cut
+    #: from them) the ratio was 3.8-28 for meetings (5 % under 4.9) and 0.65-4.3 for one voice (95 % under 2.5);
+    #: at 3.5 no meeting is taken for one speaker and 99.6 % of one-voice recordings stay whole (the raw limit of
+    #: 0.93 it replaces took 2 meetings for one speaker and kept 85 %: short recordings have noisy halves).
+    single_speaker_ratio: float = 3.5
+    #: ``single_speaker_ratio``'s random halves are made of blocks of this many consecutive rows (fewer when
+    #: there are under four blocks' worth)...
+    block_rows: int = 4
+    #: ... drawn this many times (seeded by ``seed``: the same input gives the same answer).
+    baseline_draws: int = 20
     #: Both: join clusters whose centroids have a cosine similarity above this (unless that goes below min).
     merge_similarity: float = 0.95
     #: ... and (with ``groups`` and ``extra``) whose centroids in the clustering space are this alike too: look-alike
@@ -149,12 +156,10 @@ def cluster(
     else:
         sub, space = x, full
     if low == 1:
-        # One speaker or more? Split in two and compare the halves' raw centroids: one voice's halves stay alike.
-        # The split is Ng-Jordan-Weiss on the dense graph: with three or more voices it keeps each voice on one
-        # side, where a two-way cut of NME-SC's pruned graph can mix them and make the halves look alike.
-        halves = _centroids(sub, _split(space, 2, 2, replace(s, partition="njw")))
-        limit = s.single_speaker_similarity if groups is None else s.single_speaker_similarity_whitened
-        if float(halves[0] @ halves[1]) > limit:
+        # One speaker or more? Split in two (Ng-Jordan-Weiss on the dense graph: with three or more voices it
+        # keeps each voice on one side, where a two-way cut of NME-SC's pruned graph can mix them) and compare
+        # the halves' raw centroids: one voice's halves stay alike.
+        if _one_voice(sub, _split(space, 2, 2, replace(s, partition="njw")), s):
             return np.zeros(n, dtype=np.int64)
         low = 2
     labels = _split(space, low, high, s)
@@ -164,6 +169,45 @@ def cluster(
         labels = np.argmax(full @ centroids.T, axis=1).astype(np.int64)
         labels = _compact(labels)
     return labels
+
+
+def _one_voice(x: npt.NDArray[np.float64], halves: IntArray, s: ClusteringSettings) -> bool:
+    """Whether the two ``halves`` (labels 0 and 1) of the best two-way split of ``x`` (rows in time order) are
+    one voice.
+
+    How alike two halves of one voice look depends on how many windows they average (a short recording's
+    centroids are noisy), so the dissimilarity of the halves' raw centroids (1 - cosine) is read against a baseline
+    from the same rows: the mean dissimilarity of random halves of the same sizes, made of whole blocks of
+    consecutive rows (neighbouring windows overlap, so single rows would look too alike). Random halves mix every
+    voice evenly, so their centroids differ only by that noise; a split that follows real voices differs many times
+    more. One voice when the ratio is below ``s.single_speaker_ratio``, or when the halves are more alike than
+    ``s.single_speaker_similarity`` whatever the ratio (rows without a low-dimensional structure, such as pure
+    noise, can be split cleanly along any direction, which the ratio alone would take for two voices)."""
+    centroids = _centroids(x, halves)
+    split_similarity = float(centroids[0] @ centroids[1])
+    if split_similarity > s.single_speaker_similarity:
+        return True
+    n = x.shape[0]
+    first = int(np.count_nonzero(halves == 0))
+    if min(first, n - first) < s.min_cluster_fraction * n:
+        return True  # the clean-up would fold the smaller half back in
+    blocks = np.arange(n) // max(1, min(s.block_rows, n // 4))
+    count = int(blocks[-1]) + 1
+    if count < 2:
+        return False
+    sizes = np.bincount(blocks)
+    rng = np.random.default_rng(s.seed)
+    dissimilar = []
+    for _ in range(s.baseline_draws):
+        order = rng.permutation(count)
+        # Blocks in random order go to the first half until it holds as many rows as the split's first half.
+        taken = min(max(int(np.searchsorted(np.cumsum(sizes[order]), first)) + 1, 1), count - 1)
+        side = np.ones(count, dtype=np.int64)
+        side[order[:taken]] = 0
+        random_halves = _centroids(x, side[blocks])
+        dissimilar.append(1.0 - float(random_halves[0] @ random_halves[1]))
+    baseline = max(float(np.mean(dissimilar)), 1e-9)
+    return (1.0 - split_similarity) / baseline < s.single_speaker_ratio
 
 
 def clustering_space(
