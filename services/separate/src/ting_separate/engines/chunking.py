@@ -276,7 +276,7 @@ SettingsT = TypeVar("SettingsT", bound=ChunkSettings)
 class ChunkedEngine(Generic[SettingsT]):
     """An embedded vocals/accompaniment engine that splits each chunk on its own: the chunking, streaming and
     stem selection of :class:`~ting_separate.engines.SeparationEngine`, around :meth:`separate_piece`.
-    Subclasses set ``name`` and define :meth:`info` and :meth:`separate_piece`."""
+    Subclasses set ``name`` and define :meth:`describe` and :meth:`separate_piece`."""
 
     name: str = ""
     supported: tuple[StemName, ...] = VOCALS_ACCOMPANIMENT
@@ -284,9 +284,25 @@ class ChunkedEngine(Generic[SettingsT]):
     def __init__(self, settings: SettingsT) -> None:
         self.settings = settings
 
-    def info(self) -> EngineInfo:
-        """Stems, defaults and chunking of this engine."""
+    def describe(self) -> tuple[str, str]:
+        """This engine's ``(description, model)`` for :meth:`info`."""
         raise NotImplementedError
+
+    def info(self) -> EngineInfo:
+        """Stems, defaults and chunking of this engine: loaded in process on the CPU, any rate and channels."""
+        description, model = self.describe()
+        return EngineInfo(
+            name=self.name,
+            description=description,
+            model=model,
+            supported_stems=self.supported,
+            default_stems=self.supported,
+            loaded=True,
+            device="cpu",
+            sample_rate=0,
+            channels=0,
+            default_segment_ms=round(self.settings.chunk_s * 1000),
+        )
 
     def separate_piece(self, piece: FloatArray, sample_rate: int, settings: SettingsT) -> dict[StemName, FloatArray]:
         """Every supported stem of one chunk ``(channels, samples)``."""

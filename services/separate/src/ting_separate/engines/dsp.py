@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage, signal
 
-from ting_separate.engines import EngineInfo, FloatArray, StemName
+from ting_separate.engines import FloatArray, StemName
 from ting_separate.engines.chunking import VOCALS_ACCOMPANIMENT, ChunkedEngine, ChunkSettings
 
 ComplexArray = npt.NDArray[np.complex64]
@@ -227,22 +227,12 @@ class DspEngine(ChunkedEngine[DspSettings]):
     def __init__(self, settings: DspSettings | None = None) -> None:
         super().__init__(settings or DspSettings())
 
-    def info(self) -> EngineInfo:
-        """Stems, defaults and chunking of this engine."""
-        return EngineInfo(
-            name=self.name,
-            description=(
-                "Embedded signal-processing separator (centre panning, vocal band, REPET-SIM repetition "
-                "masking); needs no model. Best on stereo mixes with centred vocals."
-            ),
-            model="dsp-pan-band-repet",
-            supported_stems=SUPPORTED,
-            default_stems=SUPPORTED,
-            loaded=True,
-            device="cpu",
-            sample_rate=0,
-            channels=0,
-            default_segment_ms=round(self.settings.chunk_s * 1000),
+    def describe(self) -> tuple[str, str]:
+        """What :meth:`info` says of this engine."""
+        return (
+            "Embedded signal-processing separator (centre panning, vocal band, REPET-SIM repetition masking); "
+            "needs no model. Best on stereo mixes with centred vocals.",
+            "dsp-pan-band-repet",
         )
 
     def separate_piece(self, piece: FloatArray, sample_rate: int, settings: DspSettings) -> dict[StemName, FloatArray]:

@@ -21,17 +21,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 
 import numpy as np
 from scipy import signal
 
-from ting_separate.engines import EngineInfo, FloatArray, StemName
-from ting_separate.engines.chunking import VOCALS_ACCOMPANIMENT, ChunkedEngine, ChunkSettings
+from ting_separate.engines import FloatArray, StemName
+from ting_separate.engines.chunking import ChunkedEngine, ChunkSettings
 from ting_separate.engines.dsp import istft, stft, stft_size, wiener
 from ting_separate.learned.model import BINS, HOP, N_FFT, SAMPLE_RATE, MaskNet
-
-SUPPORTED: Final = VOCALS_ACCOMPANIMENT
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,23 +88,13 @@ class LearnedEngine(ChunkedEngine[LearnedSettings]):
         super().__init__(settings)
         self.net = MaskNet.load(settings.model_path)
 
-    def info(self) -> EngineInfo:
-        """Stems, defaults and chunking of this engine."""
+    def describe(self) -> tuple[str, str]:
+        """What :meth:`info` says of this engine, with the held-out SNR its training measured."""
         trained = self.net.meta.get("held_out_snr_db")
-        return EngineInfo(
-            name=self.name,
-            description=(
-                "Embedded mask network trained at set-up on synthesized songs (no download): vocals and "
-                f"accompaniment from the spectrum and stereo panning; held-out SNR {trained} dB."
-            ),
-            model=f"mask-mlp ({self.settings.model_path.name})",
-            supported_stems=SUPPORTED,
-            default_stems=SUPPORTED,
-            loaded=True,
-            device="cpu",
-            sample_rate=0,
-            channels=0,
-            default_segment_ms=round(self.settings.chunk_s * 1000),
+        return (
+            "Embedded mask network trained at set-up on synthesized songs (no download): vocals and "
+            f"accompaniment from the spectrum and stereo panning; held-out SNR {trained} dB.",
+            f"mask-mlp ({self.settings.model_path.name})",
         )
 
     def separate_piece(
