@@ -3,6 +3,7 @@ and the weights ``make setup`` trains (when they are there)."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -189,3 +190,17 @@ def test_weights_path_is_resolved_once_by_the_settings(monkeypatch: pytest.Monke
     assert SeparateSettings().learned_weights == set_up == training.default_weights_path()
     monkeypatch.setenv("TING_SEPARATE_LEARNED_MODEL_PATH", str(tmp_path / "w.npz"))
     assert SeparateSettings().learned_weights == tmp_path / "w.npz" == training.default_weights_path()
+
+
+def test_training_cli_defaults_are_the_train_functions() -> None:
+    args = training.cli().parse_args([])
+    defaults = {name: p.default for name, p in inspect.signature(training.train).parameters.items()}
+    assert (args.songs, args.seconds, args.steps, args.batch, args.hidden, args.seed) == (
+        defaults["songs"],
+        defaults["seconds"],
+        defaults["steps"],
+        defaults["batch_size"],
+        defaults["hidden"],
+        defaults["seed"],
+    )
+    assert training.cli().parse_args(["--steps", "10"]).steps == 10

@@ -16,6 +16,7 @@ takes a few minutes on two cores.
 from __future__ import annotations
 
 import argparse
+import inspect
 import itertools
 import math
 import multiprocessing
@@ -221,17 +222,24 @@ def held_out_snr(net: MaskNet, songs: int = 8, seconds: float = 8.0, seed: int =
     return {k: round(float(np.mean(v)), 2) for k, v in out.items()}
 
 
-def main(argv: list[str] | None = None) -> int:
+def cli() -> argparse.ArgumentParser:
+    """The command line of ``python -m ting_separate.learned.train``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=None, help="weights file (default: the engine's default path)")
-    parser.add_argument("--songs", type=int, default=360)
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--steps", type=int, default=6000)
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--hidden", type=int, default=768)
-    parser.add_argument("--seed", type=int, default=1234)
+    # The defaults are train()'s own, so the two cannot drift apart.
+    defaults = {name: p.default for name, p in inspect.signature(train).parameters.items()}
+    parser.add_argument("--songs", type=int, default=defaults["songs"])
+    parser.add_argument("--seconds", type=float, default=defaults["seconds"])
+    parser.add_argument("--steps", type=int, default=defaults["steps"])
+    parser.add_argument("--batch", type=int, default=defaults["batch_size"])
+    parser.add_argument("--hidden", type=int, default=defaults["hidden"])
+    parser.add_argument("--seed", type=int, default=defaults["seed"])
     parser.add_argument("--force", action="store_true", help="train even when the weights file exists")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = cli().parse_args(argv)
     out = args.out or default_weights_path()
     if out.is_file() and not args.force:
         print(f"learned separator weights already at {out}")
