@@ -13,7 +13,11 @@ accuracy, RTFx (audio seconds per diarization second; model loading is not count
 The speaker count is automatic (``max_speakers=8``) unless ``--oracle-count`` gives the engine the true count.
 
     python bench/diarization.py [--split test|dev] [--count N] [--method spectral|agglomerative]
-        [--window-s 1.0] [--hop-s 0.5] [--oracle-count] [--no-envelope] [--no-shared] [--json]
+        [--window-s 1.0] [--hop-s 0.5] [--oracle-count] [--no-envelope] [--no-shared] [--one-voice] [--json]
+
+``--one-voice`` also counts how often one voice is taken for one speaker (automatic count): on recordings of
+each speaker of the split's meetings alone (their turns that nobody overlaps, at least 6 s) and on the one-voice
+clips of ``../shared/eval/asr`` (8-14 s each, five languages, five containers).
 
 ``--no-envelope`` clusters on the GE2E embeddings alone (without the spectral-envelope features), to measure
 what those add.
@@ -43,7 +47,7 @@ from ting_common.audio import decode_audio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.diarization_data import Meeting, RefTurn, load_meetings  # noqa: E402
+from bench.diarization_data import Meeting, RefTurn, load_meetings, one_voice_recordings  # noqa: E402
 
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
 SHARED_MEETINGS = ("meeting_en", "meeting_zh")
@@ -139,6 +143,20 @@ def print_table(title: str, results: list[Result], der_all: float, jer_all: floa
     print(f"{'accumulated':<12} {'':7} {'':4} {'':4} {100 * der_all:7.2f} {100 * jer_all:7.2f}")
 
 
+def one_voice(engine: GE2EDiarizer, meetings: list[Meeting]) -> None:
+    """Print how many one-voice recordings come out as one speaker, and the counts of those that do not."""
+    sets = {"each speaker of the meetings alone": one_voice_recordings(meetings)}
+    clips = sorted(p for p in (SHARED_EVAL / "asr").glob("*") if p.suffix in {".wav", ".mp3", ".m4a", ".ogg", ".webm"})
+    if clips:
+        sets["../shared/eval/asr clips"] = [Meeting(p.name, decode_audio(str(p)).samples, ()) for p in clips]
+    print("\none-voice recordings taken for one speaker (automatic count)")
+    for title, recordings in sets.items():
+        counts = {r.name: len(engine.diarize(r.audio, DiarizationOptions(max_speakers=8)).speakers) for r in recordings}
+        ones = sum(n == 1 for n in counts.values())
+        split = {name: n for name, n in counts.items() if n != 1}
+        print(f"  {title}: {ones} of {len(counts)} ({100 * ones / max(len(counts), 1):.1f} %)  others: {split}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=["dev", "test"], default="test")
@@ -149,6 +167,7 @@ def main() -> None:
     parser.add_argument("--oracle-count", action="store_true", help="give the engine the true speaker count")
     parser.add_argument("--no-envelope", action="store_true", help="leave out the spectral-envelope features")
     parser.add_argument("--no-shared", action="store_true", help="skip the meetings of ../shared/eval")
+    parser.add_argument("--one-voice", action="store_true", help="also score one-voice recordings (see above)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the synthetic-set figures")
     args = parser.parse_args()
 
@@ -178,6 +197,9 @@ def main() -> None:
             print_table(f"shared eval ({', '.join(m.name for m in found)})", shared_results, der_s, jer_s)
         else:
             print(f"\nshared eval: {', '.join(SHARED_MEETINGS)} not found in {SHARED_EVAL}, skipped")
+
+    if args.one_voice:
+        one_voice(engine, meetings)
 
     rss = peak_rss_mb()
     print(f"\npeak RSS {rss:.0f} MB")

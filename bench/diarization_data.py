@@ -231,6 +231,31 @@ def make_meeting(name: str, seed: int) -> Meeting:
     return Meeting(name, audio, tuple(turns))
 
 
+def one_voice_recordings(meetings: list[Meeting], min_seconds: float = 6.0, gap_s: float = 0.5) -> list[Meeting]:
+    """One-speaker recordings cut from ``meetings``: each speaker's turns that no other voice overlaps, in order,
+    with ``gap_s`` of the -62 dBFS noise floor between them; speakers with less than ``min_seconds`` of such speech
+    are left out. Named ``<meeting>_<speaker>``."""
+    out = []
+    for m in meetings:
+        noise = np.random.default_rng(len(m.audio)).normal(0.0, 10 ** (-62 / 20), round(gap_s * SAMPLE_RATE))
+        for speaker in m.speakers:
+            pieces: list[FloatArray] = []
+            turns: list[RefTurn] = []
+            cursor = 0
+            for t in m.turns:
+                if t.speaker != speaker or any(
+                    o.speaker != speaker and o.start < t.end and o.end > t.start for o in m.turns
+                ):
+                    continue
+                speech = m.audio[round(t.start * SAMPLE_RATE) : round(t.end * SAMPLE_RATE)]
+                turns.append(RefTurn(cursor / SAMPLE_RATE, (cursor + speech.shape[0]) / SAMPLE_RATE, speaker))
+                pieces += [speech, noise.astype(np.float32)]
+                cursor += speech.shape[0] + noise.shape[0]
+            if pieces and sum(p.shape[0] for p in pieces[::2]) >= min_seconds * SAMPLE_RATE:
+                out.append(Meeting(f"{m.name}_{speaker}", np.concatenate(pieces), tuple(turns)))
+    return out
+
+
 def load_meetings(split: str = "test", count: int | None = None, cache: Path = CACHE) -> list[Meeting]:
     """The split's meetings, built on first use and then read from ``cache``."""
     n = DEFAULT_COUNTS[split] if count is None else count

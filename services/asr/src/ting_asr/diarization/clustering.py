@@ -58,10 +58,10 @@ class ClusteringSettings:
     #: ``single_speaker_ratio`` says (no dev meeting's halves were more alike than 0.956).
     single_speaker_similarity: float = 0.97
     #: Both: one speaker when the two-way split's halves are less than this many times as unalike as random
-    #: halves of the same rows (see :func:`_one_voice`). On dev (80 meetings and 227 one-speaker recordings cut
-    #: from them) the ratio was 3.8-28 for meetings (5 % under 4.9) and 0.65-4.3 for one voice (95 % under 2.5);
-    #: at 3.5 no meeting is taken for one speaker and 99.6 % of one-voice recordings stay whole (the raw limit of
-    #: 0.93 it replaces took 2 meetings for one speaker and kept 85 %: short recordings have noisy halves).
+    #: halves of the same rows (see :func:`_one_voice`). On dev the ratio was 4.0-33 for the 80 meetings (5 %
+    #: under 5.3) and 0.63-3.3 for the 216 one-voice recordings of ``bench/diarization.py --one-voice`` (95 %
+    #: under 2.3): at 3.5 no meeting is taken for one speaker and every one-voice recording stays whole. The raw
+    #: limit of 0.93 it replaces took 2 meetings for one speaker and kept 85 % (short recordings have noisy halves).
     single_speaker_ratio: float = 3.5
     #: ``single_speaker_ratio``'s random halves are made of blocks of this many consecutive rows (fewer when
     #: there are under four blocks' worth)...

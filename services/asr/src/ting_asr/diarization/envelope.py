@@ -9,7 +9,7 @@ Frames more than ``floor_db`` below the window's loudest frame (pauses, the nois
 These features mean nothing on their own scale: the clusterer standardizes them per recording and whitens them
 by the within-speaker covariance, as it does the embeddings (:func:`.clustering.clustering_space`). With them
 (``bench/diarization.py`` against ``--no-envelope``) DER on the 80 dev meetings of ``bench/diarization_data.py``
-went from 5.8 to 4.7 % and the right speaker count from 74 to 84 % (40 test meetings: 6.8 to 5.4 %, 70 to 78 %).
+went from 4.7 to 3.5 % and the right speaker count from 75 to 85 % (40 test meetings: 5.5 to 4.2 %, 72 to 80 %).
 """
 
 from __future__ import annotations
