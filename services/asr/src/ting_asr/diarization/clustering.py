@@ -191,17 +191,16 @@ def _one_voice(x: npt.NDArray[np.float64], halves: IntArray, s: ClusteringSettin
     first = int(np.count_nonzero(halves == 0))
     if min(first, n - first) < s.min_cluster_fraction * n:
         return True  # the clean-up would fold the smaller half back in
+    # cluster() only asks with two rows or more, so there are always two blocks or more.
     blocks = np.arange(n) // max(1, min(s.block_rows, n // 4))
     count = int(blocks[-1]) + 1
-    if count < 2:
-        return False
     sizes = np.bincount(blocks)
     rng = np.random.default_rng(s.seed)
     dissimilar = []
     for _ in range(s.baseline_draws):
         order = rng.permutation(count)
         # Blocks in random order go to the first half until it holds as many rows as the split's first half.
-        taken = min(max(int(np.searchsorted(np.cumsum(sizes[order]), first)) + 1, 1), count - 1)
+        taken = min(int(np.searchsorted(np.cumsum(sizes[order]), first)) + 1, count - 1)
         side = np.ones(count, dtype=np.int64)
         side[order[:taken]] = 0
         random_halves = _centroids(x, side[blocks])
