@@ -146,9 +146,12 @@ def print_table(title: str, results: list[Result], der_all: float, jer_all: floa
 def one_voice(engine: GE2EDiarizer, meetings: list[Meeting]) -> None:
     """Print how many one-voice recordings come out as one speaker, and the counts of those that do not."""
     sets = {"each speaker of the meetings alone": one_voice_recordings(meetings)}
-    clips = sorted(p for p in (SHARED_EVAL / "asr").glob("*") if p.suffix in {".wav", ".mp3", ".m4a", ".ogg", ".webm"})
-    if clips:
-        sets["../shared/eval/asr clips"] = [Meeting(p.name, decode_audio(str(p)).samples, ()) for p in clips]
+    manifest = SHARED_EVAL / "asr" / "manifest.jsonl"
+    if manifest.is_file():
+        clips = [str(json.loads(line)["audio"]) for line in manifest.read_text().splitlines() if line.strip()]
+        sets["../shared/eval/asr clips"] = [
+            Meeting(name, decode_audio(str(SHARED_EVAL / "asr" / name)).samples, ()) for name in clips
+        ]
     print("\none-voice recordings taken for one speaker (automatic count)")
     for title, recordings in sets.items():
         counts = {r.name: len(engine.diarize(r.audio, DiarizationOptions(max_speakers=8)).speakers) for r in recordings}

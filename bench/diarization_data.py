@@ -237,7 +237,8 @@ def one_voice_recordings(meetings: list[Meeting], min_seconds: float = 6.0, gap_
     are left out. Named ``<meeting>_<speaker>``."""
     out = []
     for m in meetings:
-        noise = np.random.default_rng(len(m.audio)).normal(0.0, 10 ** (-62 / 20), round(gap_s * SAMPLE_RATE))
+        gap = round(gap_s * SAMPLE_RATE)
+        noise = np.random.default_rng(len(m.audio)).normal(0.0, 10 ** (-62 / 20), gap).astype(np.float32)
         for speaker in m.speakers:
             pieces: list[FloatArray] = []
             turns: list[RefTurn] = []
@@ -249,7 +250,7 @@ def one_voice_recordings(meetings: list[Meeting], min_seconds: float = 6.0, gap_
                     continue
                 speech = m.audio[round(t.start * SAMPLE_RATE) : round(t.end * SAMPLE_RATE)]
                 turns.append(RefTurn(cursor / SAMPLE_RATE, (cursor + speech.shape[0]) / SAMPLE_RATE, speaker))
-                pieces += [speech, noise.astype(np.float32)]
+                pieces += [speech, noise]
                 cursor += speech.shape[0] + noise.shape[0]
             if pieces and sum(p.shape[0] for p in pieces[::2]) >= min_seconds * SAMPLE_RATE:
                 out.append(Meeting(f"{m.name}_{speaker}", np.concatenate(pieces), tuple(turns)))
