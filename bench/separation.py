@@ -11,7 +11,9 @@ figures). Next to the engines it scores
 
 ``--synthetic N`` scores N songs made by the learned engine's training synthesizer from seeds it never trains
 on instead (the learned engine's held-out figure; the shared set is its out-of-distribution one). The
-``learned`` engine loads the weights ``make setup`` trained (``--learned-model`` for others). The JSON's
+``learned`` engine loads the weights ``make setup`` trained (``--learned-model`` for others) and, as the service
+does, averages their mask with the optional U-Net's when ``make separator-unet`` wrote one
+(``--learned-conv-model`` for another, ``--no-conv`` for the MLP alone). The JSON's
 ``default_engine`` is the one the service picks by default with these engines (``auto``: learned when present).
 
 It reports each engine's RTFx (audio seconds separated per wall second, CPU) and the process's peak
@@ -57,6 +59,7 @@ from ting_separate.engines.dsp import DspEngine, DspSettings, istft, stft
 from ting_separate.engines.learned import LearnedEngine, LearnedSettings
 from ting_separate.learned.synth import SongMaker
 from ting_separate.learned.train import default_weights_path
+from ting_separate.learned.train_conv import default_conv_path
 from ting_separate.server import create_engines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,6 +204,16 @@ def onnx_engine(args: argparse.Namespace) -> SeparationEngine:
     return next(engine for engine in create_engines(settings) if engine.name == "onnx")
 
 
+def learned_engine(args: argparse.Namespace) -> LearnedEngine:
+    """The learned engine as the service builds it: set-up's MLP, averaged with the U-Net when there is one."""
+    conv = args.learned_conv_model or default_conv_path()
+    use_conv = not args.no_conv and (args.learned_conv_model is not None or conv.is_file())
+    settings = LearnedSettings(
+        model_path=args.learned_model or default_weights_path(), conv_model_path=conv if use_conv else None
+    )
+    return LearnedEngine(settings)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="evaluation set folder (manifest.json)")
@@ -208,6 +221,13 @@ def main() -> int:
     parser.add_argument(
         "--learned-model", type=Path, default=None, help="weights of the learned engine (default: set-up's)"
     )
+    parser.add_argument(
+        "--learned-conv-model",
+        type=Path,
+        default=None,
+        help="the learned engine's optional U-Net (default: `make separator-unet`'s, when it is there)",
+    )
+    parser.add_argument("--no-conv", action="store_true", help="the learned engine without its U-Net (MLP alone)")
     parser.add_argument(
         "--synthetic",
         type=int,
@@ -238,7 +258,7 @@ def main() -> int:
             if name == "onnx":
                 engine = onnx_engine(args)
             elif name == "learned":
-                engine = LearnedEngine(LearnedSettings(model_path=args.learned_model or default_weights_path()))
+                engine = learned_engine(args)
             else:
                 engine = DspEngine()
             figures = stream_figures(engine, args.stream_minutes)
@@ -262,9 +282,8 @@ def main() -> int:
         if name == "dsp":
             engines[name] = DspEngine()
         elif name == "learned":
-            path = args.learned_model or default_weights_path()
             try:
-                engines[name] = LearnedEngine(LearnedSettings(model_path=path))
+                engines[name] = learned_engine(args)
             except TingError as exc:
                 print(f"cannot load the learned engine: {exc}", file=sys.stderr)
                 return 2

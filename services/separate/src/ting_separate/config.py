@@ -35,6 +35,16 @@ class SeparateSettings(ServiceSettings):
         "`<venv>/models/separate/mask_mlp.npz`, and the engine is left out when that file is missing. A set path "
         "that is missing or unreadable stops the service at start.",
     )
+    learned_conv_model_path: Path | None = Field(
+        None,
+        description="The `learned` engine's optional U-Net mask (`python -m ting_separate.learned.train_conv` writes "
+        "it; `make separator-unet`), averaged with the MLP's mask when present; unset: "
+        "`<venv>/models/separate/mask_unet.onnx` when that file is there. A set path that is missing or unreadable "
+        "stops the service at start.",
+    )
+    learned_conv_share: float = Field(
+        0.5, ge=0.0, le=1.0, description="Weight of the U-Net's mask next to the MLP's (1 - this) when both are there."
+    )
     concurrency: int = Field(1, ge=1, le=64, description="Separations that run at the same time (worker threads).")
     max_queue: int = Field(
         8, ge=0, le=10_000, description="Calls allowed to wait for a worker; beyond that RESOURCE_EXHAUSTED."
@@ -167,6 +177,14 @@ class SeparateSettings(ServiceSettings):
         if self.learned_model_path is not None:
             return self.learned_model_path
         return Path(sys.prefix) / "models" / "separate" / "mask_mlp.npz"
+
+    @property
+    def learned_conv_weights(self) -> Path:
+        """Where the ``learned`` engine's optional U-Net is: :attr:`learned_conv_model_path`, else where
+        ``train_conv`` writes it (``<venv>/models/separate/mask_unet.onnx``)."""
+        if self.learned_conv_model_path is not None:
+            return self.learned_conv_model_path
+        return Path(sys.prefix) / "models" / "separate" / "mask_unet.onnx"
 
     def default_for(self, engines: Sequence[str]) -> str:
         """The default engine among ``engines``: the configured one, or for ``auto`` ``learned`` when it is

@@ -28,6 +28,7 @@ from scipy import signal
 from ting_separate.engines import FloatArray, StemName
 from ting_separate.engines.chunking import ChunkedEngine, ChunkSettings
 from ting_separate.engines.dsp import istft, stft, stft_size, wiener
+from ting_separate.learned.conv import ConvMaskNet
 from ting_separate.learned.model import BINS, HOP, N_FFT, SAMPLE_RATE, MaskNet
 
 
@@ -38,6 +39,8 @@ class LearnedSettings(ChunkSettings):
     model_path: Path
     window_ms: float = 93.0  # the output STFT at the input's rate (as the dsp engine)
     wiener_iterations: int = 0  # 0: the plain mask
+    conv_model_path: Path | None = None  # the optional U-Net (:mod:`ting_separate.learned.conv`)
+    conv_share: float = 0.5  # its weight in the averaged mask
 
 
 def mask_on_grid(mask: FloatArray, sample_rate: int, n_fft: int, frames: int) -> FloatArray:
@@ -66,13 +69,20 @@ def mask_on_grid(mask: FloatArray, sample_rate: int, n_fft: int, frames: int) ->
     return out
 
 
-def separate_chunk(audio: FloatArray, sample_rate: int, net: MaskNet, settings: LearnedSettings) -> FloatArray:
-    """The vocals of one chunk ``(channels, samples)`` (accompaniment: ``audio - vocals``)."""
+def separate_chunk(
+    audio: FloatArray, sample_rate: int, net: MaskNet, settings: LearnedSettings, conv: ConvMaskNet | None = None
+) -> FloatArray:
+    """The vocals of one chunk ``(channels, samples)`` (accompaniment: ``audio - vocals``); with ``conv``, the
+    mask is the MLP's and the U-Net's averaged (``settings.conv_share``)."""
     head = audio[: min(2, audio.shape[0])]
     if sample_rate != SAMPLE_RATE:
         g = math.gcd(sample_rate, SAMPLE_RATE)
         head = signal.resample_poly(head, SAMPLE_RATE // g, sample_rate // g, axis=-1).astype(np.float32)
-    model_mask = net.mask(stft(head, N_FFT))
+    grid = stft(head, N_FFT)
+    model_mask = net.mask(grid)
+    if conv is not None:
+        share = np.float32(settings.conv_share)
+        model_mask = (1 - share) * model_mask + share * conv.mask(grid)
     n_fft = N_FFT if sample_rate == SAMPLE_RATE else stft_size(sample_rate, settings.window_ms)
     spec = stft(audio, n_fft)
     mask = mask_on_grid(model_mask, sample_rate, n_fft, spec.shape[2])
@@ -87,19 +97,25 @@ class LearnedEngine(ChunkedEngine[LearnedSettings]):
     def __init__(self, settings: LearnedSettings) -> None:
         super().__init__(settings)
         self.net = MaskNet.load(settings.model_path)
+        self.conv = ConvMaskNet.load(settings.conv_model_path) if settings.conv_model_path is not None else None
 
     def describe(self) -> tuple[str, str]:
         """What :meth:`info` says of this engine, with the held-out SNR its training measured."""
         trained = self.net.meta.get("held_out_snr_db")
-        return (
+        text = (
             "Embedded mask network trained at set-up on synthesized songs (no download): vocals and "
-            f"accompaniment from the spectrum and stereo panning; held-out SNR {trained} dB.",
-            f"mask-mlp ({self.settings.model_path.name})",
+            f"accompaniment from the spectrum and stereo panning; held-out SNR {trained} dB."
         )
+        model = f"mask-mlp ({self.settings.model_path.name})"
+        if self.conv is not None and self.settings.conv_model_path is not None:
+            conv_snr = self.conv.meta.get("held_out_snr_db")
+            text += f" Averaged with a U-Net mask (held-out SNR {conv_snr} dB)."
+            model += f" + mask-unet ({self.settings.conv_model_path.name})"
+        return text, model
 
     def separate_piece(
         self, piece: FloatArray, sample_rate: int, settings: LearnedSettings
     ) -> dict[StemName, FloatArray]:
         """Vocals of one chunk (:func:`separate_chunk`) and the rest as accompaniment."""
-        vocals = separate_chunk(piece, sample_rate, self.net, settings)
+        vocals = separate_chunk(piece, sample_rate, self.net, settings, self.conv)
         return {"vocals": vocals, "accompaniment": (piece - vocals).astype(np.float32)}

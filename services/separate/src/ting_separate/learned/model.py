@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -75,20 +75,36 @@ def frame_features(spec: C64, with_level: bool = False) -> tuple[F32, ...]:
     frames = mag.shape[0]
     padded = np.pad(mag, ((CONTEXT, CONTEXT), (0, 0)))
     band = padded @ _BAND.T  # (T + 2C, bands)
-    # Mean magnitude over each frame's context (the level reference), from a running sum of frame means.
-    frame_mean = np.concatenate([[0.0], np.cumsum(padded.mean(axis=1, dtype=np.float64))])
     width = 2 * CONTEXT + 1
-    level = ((frame_mean[width:] - frame_mean[:-width]) / width).astype(np.float32)[:, None] + _EPS  # (T, 1)
+    level = context_level(mag)
     out = np.empty((frames, FEATURES), dtype=np.float32)
-    log_mag = np.log(mag / level + _FLOOR)
+    log_mag, pan = level_and_pan(left, right, mag, level)
     out[:, :BINS] = log_mag
-    # Panning index; bins far below the context level (silence, filtered-out bands) count as centred.
-    out[:, BINS : 2 * BINS] = (right - left).T / ((right + left).T + _FLOOR * level)
+    out[:, BINS : 2 * BINS] = pan
     out[:, 2 * BINS : 3 * BINS] = moving_std(log_mag, FLUX)
     offset = 3 * BINS
     for k in range(width):
         out[:, offset + k * BANDS : offset + (k + 1) * BANDS] = np.log(band[k : k + frames] / level + _FLOOR)
     return (out, mag, level) if with_level else (out, mag)
+
+
+def context_level(mag: F32) -> F32:
+    """The level reference ``(frames, 1)`` of a magnitude spectrogram ``(frames, bins)``: the mean magnitude over
+    each frame's context ``t - CONTEXT .. t + CONTEXT`` (zeros beyond the ends), from a running sum of frame means."""
+    padded_mean = np.pad(mag.mean(axis=1, dtype=np.float64), (CONTEXT, CONTEXT))
+    running = np.concatenate([[0.0], np.cumsum(padded_mean)])
+    width = 2 * CONTEXT + 1
+    level: F32 = ((running[width:] - running[:-width]) / width).astype(np.float32)[:, None] + _EPS
+    return level
+
+
+def level_and_pan(left: F32, right: F32, mag: F32, level: F32) -> tuple[F32, F32]:
+    """``(frames, bins)`` log magnitude relative to the context ``level`` and the panning index (R - L) / (R + L)
+    of the channel magnitudes ``left`` / ``right`` ``(bins, frames)`` (``mag``: their mean, ``(frames, bins)``);
+    bins far below the context level (silence, filtered-out bands) count as centred."""
+    log_mag: F32 = np.log(mag / level + _FLOOR)
+    pan: F32 = ((right - left).T / ((right + left).T + _FLOOR * level)).astype(np.float32)
+    return log_mag, pan
 
 
 def moving_std(x: F32, half: int) -> F32:
@@ -103,6 +119,12 @@ def moving_std(x: F32, half: int) -> F32:
     mean = (s1[width:] - s1[:-width]) / n
     var = (s2[width:] - s2[:-width]) / n - mean**2
     return np.sqrt(np.maximum(var, 0)).astype(np.float32)
+
+
+class MaskModel(Protocol):
+    """A network that gives the vocal mask ``(BINS, frames)`` of a model-grid STFT ``(channels, BINS, frames)``."""
+
+    def mask(self, spec: C64) -> F32: ...
 
 
 @dataclass(frozen=True)

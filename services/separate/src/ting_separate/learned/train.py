@@ -29,7 +29,7 @@ import numpy as np
 
 from ting_separate.config import SeparateSettings
 from ting_separate.engines.dsp import istft, stft
-from ting_separate.learned.model import BINS, F32, FEATURES, N_FFT, MaskNet, frame_features
+from ting_separate.learned.model import BINS, F32, FEATURES, N_FFT, MaskModel, MaskNet, frame_features
 from ting_separate.learned.synth import SongMaker
 
 
@@ -203,7 +203,7 @@ def train(
     return MaskNet(mean, scale, tuple(weights), tuple(biases), meta)
 
 
-def held_out_snr(net: MaskNet, songs: int = 8, seconds: float = 8.0, seed: int = 99_999) -> dict[str, float]:
+def held_out_snr(net: MaskModel, songs: int = 8, seconds: float = 8.0, seed: int = 99_999) -> dict[str, float]:
     """Mean vocal / accompaniment SNR (dB) of the mask on songs not trained on, and of the mixture itself."""
     maker = SongMaker(seed=seed)
     out: dict[str, list[float]] = {"vocals": [], "accompaniment": [], "mixture_vocals": []}
