@@ -7,6 +7,7 @@ import inspect
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 import onnx
 import pytest
@@ -23,8 +24,6 @@ from ting_separate.learned.conv import CONTEXT_FRAMES, CONV_BINS, ConvMaskNet, c
 from ting_separate.learned.model import BINS, N_FFT, SAMPLE_RATE, MaskNet
 from ting_separate.learned.synth import SongMaker
 from ting_separate.server import create_engines
-
-jax = pytest.importorskip("jax", reason="the U-Net trains with JAX (the `train` extra; `make setup` installs it)")
 
 
 @pytest.fixture(scope="module")

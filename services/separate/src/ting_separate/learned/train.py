@@ -22,6 +22,7 @@ import math
 import multiprocessing
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from ting_separate.config import SeparateSettings
 from ting_separate.engines.dsp import istft, stft
-from ting_separate.learned.model import BINS, F32, FEATURES, N_FFT, MaskModel, MaskNet, frame_features
+from ting_separate.learned.model import BINS, C64, F32, FEATURES, N_FFT, MaskModel, MaskNet, frame_features
 from ting_separate.learned.synth import SongMaker
 
 
@@ -54,24 +55,31 @@ class Corpus:
         return int(self.features.shape[0])
 
 
-def song_frames(seed: int, seconds: float, variants: int = 2) -> tuple[np.ndarray, ...]:
-    """The training frames of one song (see :class:`Corpus`), mixed ``variants`` times: as synthesized, then
-    with the vocals a random -8..+8 dB louder and, one time in ten, in mono. The features are
-    :func:`~ting_separate.learned.model.frame_features` of the whole song, exactly as the engine computes them
-    on a chunk."""
+def song_mixes(seed: int, seconds: float, variants: int = 2) -> Iterator[tuple[C64, C64, F32, F32]]:
+    """One song mixed ``variants`` times: as synthesized, then with the vocals a random -8..+8 dB louder and, one
+    time in ten, in mono. Per mix its vocal and accompaniment STFTs and their channel-mean magnitudes
+    ``(frames, BINS)``."""
     song = SongMaker(seed=seed).song(seconds)
     rng = np.random.default_rng(seed + 17)
     voc_spec, acc_spec = stft(song.vocals, N_FFT), stft(song.accompaniment, N_FFT)
-    parts: list[list[np.ndarray]] = [[], [], [], []]
     for variant in range(variants):
         gain = np.float32(1.0 if variant == 0 else 10 ** (rng.uniform(-8, 8) / 20))
         voc, acc = voc_spec * gain, acc_spec
         if variant > 0 and rng.random() < 0.1:
             voc = np.repeat(voc.mean(axis=0, keepdims=True), 2, axis=0)
             acc = np.repeat(acc.mean(axis=0, keepdims=True), 2, axis=0)
-        feats, mag, level = frame_features(voc + acc, with_level=True)
         v_mag = (0.5 * (np.abs(voc[0]) + np.abs(voc[1]))).T
         a_mag = (0.5 * (np.abs(acc[0]) + np.abs(acc[1]))).T
+        yield voc, acc, v_mag, a_mag
+
+
+def song_frames(seed: int, seconds: float, variants: int = 2) -> tuple[np.ndarray, ...]:
+    """The training frames of one song (see :class:`Corpus`) for each of its mixes (:func:`song_mixes`). The
+    features are :func:`~ting_separate.learned.model.frame_features` of the whole song, exactly as the engine
+    computes them on a chunk."""
+    parts: list[list[np.ndarray]] = [[], [], [], []]
+    for voc, acc, v_mag, a_mag in song_mixes(seed, seconds, variants):
+        feats, mag, level = frame_features(voc + acc, with_level=True)
         for store, value in zip(parts, (feats, mag / level, v_mag / level, a_mag / level), strict=True):
             store.append(value.astype(np.float16))
     return tuple(np.concatenate(p) for p in parts)
@@ -222,19 +230,24 @@ def held_out_snr(net: MaskModel, songs: int = 8, seconds: float = 8.0, seed: int
     return {k: round(float(np.mean(v)), 2) for k, v in out.items()}
 
 
-def cli() -> argparse.ArgumentParser:
-    """The command line of ``python -m ting_separate.learned.train``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=None, help="weights file (default: the engine's default path)")
-    # The defaults are train()'s own, so the two cannot drift apart.
-    defaults = {name: p.default for name, p in inspect.signature(train).parameters.items()}
+def training_arguments(parser: argparse.ArgumentParser, train_fn: Callable[..., object], what: str) -> None:
+    """The options both training CLIs share, their defaults read from ``train_fn``'s keywords (so the two cannot
+    drift apart): ``--out``, ``--songs``, ``--seconds``, ``--steps``, ``--batch``, ``--seed``, ``--force``."""
+    defaults = {name: p.default for name, p in inspect.signature(train_fn).parameters.items()}
+    parser.add_argument("--out", type=Path, default=None, help=f"{what} file (default: the engine's default path)")
     parser.add_argument("--songs", type=int, default=defaults["songs"])
     parser.add_argument("--seconds", type=float, default=defaults["seconds"])
     parser.add_argument("--steps", type=int, default=defaults["steps"])
     parser.add_argument("--batch", type=int, default=defaults["batch_size"])
-    parser.add_argument("--hidden", type=int, default=defaults["hidden"])
     parser.add_argument("--seed", type=int, default=defaults["seed"])
-    parser.add_argument("--force", action="store_true", help="train even when the weights file exists")
+    parser.add_argument("--force", action="store_true", help=f"train even when the {what} file exists")
+
+
+def cli() -> argparse.ArgumentParser:
+    """The command line of ``python -m ting_separate.learned.train``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    training_arguments(parser, train, "weights")
+    parser.add_argument("--hidden", type=int, default=inspect.signature(train).parameters["hidden"].default)
     return parser
 
 

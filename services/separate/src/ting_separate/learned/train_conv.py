@@ -30,11 +30,9 @@ from typing import Any
 import numpy as np
 
 from ting_separate.config import SeparateSettings
-from ting_separate.engines.dsp import stft
 from ting_separate.learned.conv import CONV_BINS, FORMAT, ConvMaskNet, conv_inputs
-from ting_separate.learned.model import N_FFT, context_level
-from ting_separate.learned.synth import SongMaker
-from ting_separate.learned.train import held_out_snr
+from ting_separate.learned.model import context_level
+from ting_separate.learned.train import held_out_snr, song_mixes, training_arguments
 
 Params = dict[str, dict[str, Any]]
 
@@ -46,23 +44,13 @@ def default_conv_path() -> Path:
 
 
 def song_patches(seed: int, seconds: float, variants: int = 2) -> list[np.ndarray]:
-    """Per variant of one song a float16 ``(5, frames, CONV_BINS)``: the two input channels, then the mixture,
-    vocal and accompaniment magnitudes relative to the context level."""
-    song = SongMaker(seed=seed).song(seconds)
-    rng = np.random.default_rng(seed + 17)
-    voc_spec, acc_spec = stft(song.vocals, N_FFT), stft(song.accompaniment, N_FFT)
+    """Per mix of one song (:func:`.train.song_mixes`) a float16 ``(5, frames, CONV_BINS)``: the two input
+    channels, then the mixture, vocal and accompaniment magnitudes relative to the context level."""
     out = []
-    for variant in range(variants):
-        gain = np.float32(1.0 if variant == 0 else 10 ** (rng.uniform(-8, 8) / 20))
-        voc, acc = voc_spec * gain, acc_spec
-        if variant > 0 and rng.random() < 0.1:
-            voc = np.repeat(voc.mean(axis=0, keepdims=True), 2, axis=0)
-            acc = np.repeat(acc.mean(axis=0, keepdims=True), 2, axis=0)
+    for voc, acc, v_mag, a_mag in song_mixes(seed, seconds, variants):
         mix = voc + acc
         mag = (0.5 * (np.abs(mix[0]) + np.abs(mix[1]))).T
         level = context_level(mag)
-        v_mag = (0.5 * (np.abs(voc[0]) + np.abs(voc[1]))).T
-        a_mag = (0.5 * (np.abs(acc[0]) + np.abs(acc[1]))).T
         targets = np.stack([mag / level, v_mag / level, a_mag / level])[:, :, :CONV_BINS]
         out.append(np.concatenate([conv_inputs(mix), targets]).astype(np.float16))
     return out
@@ -282,20 +270,11 @@ def export_onnx(params: Params, meta: dict[str, object], path: Path) -> None:
 def cli() -> argparse.ArgumentParser:
     """The command line of ``python -m ting_separate.learned.train_conv``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=None, help="model file (default: the engine's default path)")
-    # The defaults are train()'s own, so the two cannot drift apart.
-    defaults = {name: p.default for name, p in inspect.signature(train).parameters.items()}
-    parser.add_argument("--songs", type=int, default=defaults["songs"])
-    parser.add_argument("--seconds", type=float, default=defaults["seconds"])
-    parser.add_argument("--steps", type=int, default=defaults["steps"])
-    parser.add_argument("--batch", type=int, default=defaults["batch_size"])
+    training_arguments(parser, train, "model")
+    channels = inspect.signature(train).parameters["channels"].default
     parser.add_argument(
-        "--channels",
-        default=",".join(str(c) for c in defaults["channels"]),
-        help="channels per level, the last the bottleneck's",
+        "--channels", default=",".join(str(c) for c in channels), help="channels per level, the last the bottleneck's"
     )
-    parser.add_argument("--seed", type=int, default=defaults["seed"])
-    parser.add_argument("--force", action="store_true", help="train even when the model file exists")
     return parser
 
 
