@@ -58,8 +58,6 @@ from ting_separate.engines import CallControl, SeparationEngine, SeparationOptio
 from ting_separate.engines.dsp import DspEngine, DspSettings, istft, stft
 from ting_separate.engines.learned import LearnedEngine, LearnedSettings
 from ting_separate.learned.synth import SongMaker
-from ting_separate.learned.train import default_weights_path
-from ting_separate.learned.train_conv import default_conv_path
 from ting_separate.server import create_engines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -206,12 +204,9 @@ def onnx_engine(args: argparse.Namespace) -> SeparationEngine:
 
 def learned_engine(args: argparse.Namespace) -> LearnedEngine:
     """The learned engine as the service builds it: set-up's MLP, averaged with the U-Net when there is one."""
-    conv = args.learned_conv_model or default_conv_path()
-    use_conv = not args.no_conv and (args.learned_conv_model is not None or conv.is_file())
-    settings = LearnedSettings(
-        model_path=args.learned_model or default_weights_path(), conv_model_path=conv if use_conv else None
-    )
-    return LearnedEngine(settings)
+    settings = SeparateSettings(learned_model_path=args.learned_model, learned_conv_model_path=args.learned_conv_model)
+    conv = None if args.no_conv else settings.learned_conv_in_use
+    return LearnedEngine(LearnedSettings(model_path=settings.learned_weights, conv_model_path=conv))
 
 
 def main() -> int:

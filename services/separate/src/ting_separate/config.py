@@ -186,6 +186,13 @@ class SeparateSettings(ServiceSettings):
             return self.learned_conv_model_path
         return Path(sys.prefix) / "models" / "separate" / "mask_unet.onnx"
 
+    @property
+    def learned_conv_in_use(self) -> Path | None:
+        """The U-Net the ``learned`` engine loads: a configured path always (it must load), the set-up default
+        only when the file is there, else none."""
+        path = self.learned_conv_weights
+        return path if self.learned_conv_model_path is not None or path.is_file() else None
+
     def default_for(self, engines: Sequence[str]) -> str:
         """The default engine among ``engines``: the configured one, or for ``auto`` ``learned`` when it is
         there, else ``dsp``."""

@@ -52,13 +52,11 @@ def create_engines(settings: SeparateSettings) -> list[SeparationEngine]:
     if settings.learned and (settings.learned_model_path is not None or settings.learned_weights.is_file()):
         from ting_separate.engines.learned import LearnedEngine, LearnedSettings
 
-        conv = settings.learned_conv_weights
-        use_conv = settings.learned_conv_model_path is not None or conv.is_file()
         engines.append(
             LearnedEngine(
                 LearnedSettings(
                     model_path=settings.learned_weights,
-                    conv_model_path=conv if use_conv else None,
+                    conv_model_path=settings.learned_conv_in_use,
                     conv_share=settings.learned_conv_share,
                 )
             )

@@ -35,15 +35,22 @@ CONV_BINS: Final = BINS - 1
 CONTEXT_FRAMES: Final = 64
 
 
-def conv_inputs(spec: C64) -> F32:
-    """The network input ``(2, frames, CONV_BINS)`` of a model-grid STFT ``(channels, BINS, frames)``."""
+def conv_inputs_and_level(spec: C64) -> tuple[F32, F32, F32]:
+    """The network input ``(2, frames, CONV_BINS)`` of a model-grid STFT ``(channels, BINS, frames)``, with the
+    channel-mean magnitude ``(frames, BINS)`` and the context level ``(frames, 1)`` it is relative to."""
     if spec.shape[0] == 1:
         left = right = np.abs(spec[0])
     else:
         left, right = np.abs(spec[0]), np.abs(spec[1])
     mag = (0.5 * (left + right)).T.astype(np.float32)
-    log_mag, pan = level_and_pan(left, right, mag, context_level(mag))
-    return np.stack([log_mag[:, :CONV_BINS], pan[:, :CONV_BINS]]).astype(np.float32)
+    level = context_level(mag)
+    log_mag, pan = level_and_pan(left, right, mag, level)
+    return np.stack([log_mag[:, :CONV_BINS], pan[:, :CONV_BINS]]).astype(np.float32), mag, level
+
+
+def conv_inputs(spec: C64) -> F32:
+    """The network input ``(2, frames, CONV_BINS)`` of a model-grid STFT ``(channels, BINS, frames)``."""
+    return conv_inputs_and_level(spec)[0]
 
 
 class ConvMaskNet:

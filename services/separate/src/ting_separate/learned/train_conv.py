@@ -30,8 +30,7 @@ from typing import Any
 import numpy as np
 
 from ting_separate.config import SeparateSettings
-from ting_separate.learned.conv import CONV_BINS, FORMAT, ConvMaskNet, conv_inputs
-from ting_separate.learned.model import context_level
+from ting_separate.learned.conv import CONV_BINS, FORMAT, ConvMaskNet, conv_inputs_and_level
 from ting_separate.learned.train import held_out_snr, song_mixes, training_arguments
 
 Params = dict[str, dict[str, Any]]
@@ -48,11 +47,9 @@ def song_patches(seed: int, seconds: float, variants: int = 2) -> list[np.ndarra
     channels, then the mixture, vocal and accompaniment magnitudes relative to the context level."""
     out = []
     for voc, acc, v_mag, a_mag in song_mixes(seed, seconds, variants):
-        mix = voc + acc
-        mag = (0.5 * (np.abs(mix[0]) + np.abs(mix[1]))).T
-        level = context_level(mag)
+        inputs, mag, level = conv_inputs_and_level(voc + acc)
         targets = np.stack([mag / level, v_mag / level, a_mag / level])[:, :, :CONV_BINS]
-        out.append(np.concatenate([conv_inputs(mix), targets]).astype(np.float16))
+        out.append(np.concatenate([inputs, targets]).astype(np.float16))
     return out
 
 
