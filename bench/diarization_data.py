@@ -7,11 +7,17 @@ turn in ten starts 0.3-1 s before the previous one ends (overlapped speech). A -
 silences from being digital zero. Reference turns are each utterance's real extent after trimming espeak-ng's
 leading and trailing silence (pauses inside an utterance, at commas, stay inside its turn).
 
-Two splits with disjoint seeds: ``dev`` (calibration of the engine's thresholds) and ``test`` (the figures the
-benchmark reports). Both are deterministic for one espeak-ng version and cached as 16 kHz PCM WAV + JSON under
-``bench/.cache/diarization/<split>/`` (git-ignored by the ``.cache/`` rule).
+Splits with disjoint seeds: ``dev`` (calibration of the engine's thresholds) and ``test`` (the figures the
+benchmark reports), plus two that only measure how the engine holds up away from the calibration set:
 
-    python bench/diarization_data.py [--split dev|test] [--count N]
+* ``long``: the same voices and text, 80-100 turns (about six minutes, a voice speaking for one to three of them);
+* ``zh``: Mandarin, espeak-ng's ``cmn`` voice with the same twelve variants, Chinese text and short answers
+  ("好的。"), sent through Opus at 16 kbit/s and decoded again (as ``../shared/eval/meeting_zh.ogg`` is coded).
+
+All are deterministic for one espeak-ng version (and, for ``zh``, one libopus) and cached as 16 kHz PCM WAV + JSON
+under ``bench/.cache/diarization/<split>/`` (git-ignored by the ``.cache/`` rule).
+
+    python bench/diarization_data.py [--split dev|test|long|zh] [--count N]
 """
 
 from __future__ import annotations
@@ -33,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache" / "diarization"
 SAMPLE_RATE = 16_000
 VERSION = 1  # bump when the generator changes: cached meetings are rebuilt
-SPLIT_SEEDS = {"dev": 1_000, "test": 2_000}
-DEFAULT_COUNTS = {"dev": 10, "test": 12}
+SPLIT_SEEDS = {"dev": 1_000, "test": 2_000, "long": 5_000, "zh": 7_000}
+DEFAULT_COUNTS = {"dev": 10, "test": 12, "long": 10, "zh": 30}
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -74,6 +80,37 @@ _PARAGRAPH = (
 )
 TEXT = tuple(_PARAGRAPH.split())
 SHORT = ("Yes.", "Okay.", "Right.", "Sure.", "No.", "Exactly.", "Okay, sounds good.", "Agreed.", "Thank you.", "Mhm.")
+
+# The ``zh`` split: the variants above on espeak-ng's Mandarin voice, a meeting paragraph split into words.
+ZH_VOICES = tuple(f"cmn+{voice.split('+')[1]}" for voice in VOICES)
+_ZH_PARAGRAPH = (
+    "大家好 今天 我们 讨论 新产品 发布会 的 筹备 工作 首先 请 市场部 介绍 一下 目前 的 进展 情况 我们 已经 联系 了 "
+    "三家 场地 供应商 价格 都 在 预算 之内 但是 时间 安排 还 需要 确认 另外 客户 投诉 数量 比 上个 季度 增加 了 "
+    "百分之 十五 主要 集中 在 物流 延迟 和 包装 破损 两个 方面 我 建议 下周 之前 完成 改进 方案 并且 和 物流 公司 "
+    "重新 谈判 合同 条款 技术 团队 正在 修复 网站 的 支付 问题 预计 周五 可以 上线 请 大家 在 会后 把 意见 发给 我"
+)
+ZH_TEXT = tuple(_ZH_PARAGRAPH.split())
+ZH_SHORT = ("好的。", "是的。", "对。", "没问题。", "可以。", "嗯。", "谢谢。", "同意。")
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a split's meetings are made: the voices drawn from, the words spoken, how many turns, and a codec."""
+
+    voices: tuple[str, ...] = VOICES
+    text: tuple[str, ...] = TEXT
+    short: tuple[str, ...] = SHORT
+    turns: tuple[int, int] = (12, 20)
+    #: Opus bit rate of a round trip through an Ogg/Opus file (None: the PCM as synthesized).
+    opus_bitrate: int | None = None
+
+
+STYLES = {
+    "dev": Style(),
+    "test": Style(),
+    "long": Style(turns=(80, 100)),
+    "zh": Style(voices=ZH_VOICES, text=ZH_TEXT, short=ZH_SHORT, opus_bitrate=16_000),
+}
 
 
 @dataclass(frozen=True)
@@ -176,17 +213,18 @@ def write_wav(path: Path, audio: FloatArray, rate: int = SAMPLE_RATE) -> None:
         f.writeframes(pcm.tobytes())
 
 
-def make_meeting(name: str, seed: int) -> Meeting:
-    """One meeting from its seed (deterministic)."""
+def make_meeting(name: str, seed: int, style: Style | None = None) -> Meeting:
+    """One meeting from its seed (deterministic); ``style`` defaults to the ``dev``/``test`` one."""
+    style = style or Style()
     rng = random.Random(seed)
     noise_rng = np.random.default_rng(seed)
     n_speakers = rng.randint(2, 5)
     voices = [
         Voice(v, rng.randint(25, 75), rng.randint(145, 190), rng.uniform(-4.0, 4.0))
-        for v in rng.sample(VOICES, n_speakers)
+        for v in rng.sample(style.voices, n_speakers)
     ]
     labels = [chr(ord("A") + i) for i in range(n_speakers)]
-    n_turns = rng.randint(12, 20)
+    n_turns = rng.randint(*style.turns)
     order: list[int] = list(range(n_speakers))  # everyone speaks early
     rng.shuffle(order)
     while len(order) < n_turns:
@@ -194,16 +232,16 @@ def make_meeting(name: str, seed: int) -> Meeting:
     pieces: list[tuple[int, FloatArray]] = []
     cursor = 0.5
     turns: list[RefTurn] = []
-    word = rng.randrange(len(TEXT))
+    word = rng.randrange(len(style.text))
     for index, speaker in enumerate(order):
         voice = voices[speaker]
         if rng.random() < 0.17:
-            text = rng.choice(SHORT)
+            text = rng.choice(style.short)
         else:
             target_s = rng.uniform(1.0, 8.0)
             n_words = max(2, round(target_s * voice.speed / 60))
-            text = " ".join(TEXT[(word + i) % len(TEXT)] for i in range(n_words))
-            word = (word + n_words) % len(TEXT)
+            text = " ".join(style.text[(word + i) % len(style.text)] for i in range(n_words))
+            word = (word + n_words) % len(style.text)
         speech = synthesize(text, voice)
         if speech.size == 0:
             continue
@@ -227,8 +265,37 @@ def make_meeting(name: str, seed: int) -> Meeting:
         audio[offset : offset + speech.shape[0]] += speech
     audio *= np.float32(0.7 / max(float(np.abs(audio).max()), 1e-6))
     audio += noise_rng.normal(0.0, 10 ** (-62 / 20), total).astype(np.float32)
+    if style.opus_bitrate is not None:
+        audio = opus_round_trip(audio, style.opus_bitrate)
     turns.sort(key=lambda t: (t.start, t.end))
     return Meeting(name, audio, tuple(turns))
+
+
+def opus_round_trip(audio: FloatArray, bitrate: int) -> FloatArray:
+    """``audio`` (16 kHz mono) encoded to an Ogg/Opus file at ``bitrate`` bit/s with PyAV and decoded again, cut
+    or padded to its length (libopus takes 16 kHz as it is; the decoder drops the encoder's pre-skip)."""
+    import io
+
+    import av
+
+    from ting_common.audio import decode_audio
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="ogg") as container:
+        stream = container.add_stream("libopus", rate=SAMPLE_RATE, layout="mono")
+        stream.bit_rate = bitrate
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(audio, dtype=np.float32)[np.newaxis, :], format="flt", layout="mono"
+        )
+        frame.sample_rate = SAMPLE_RATE
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    decoded = decode_audio(buffer.getvalue()).samples[: audio.shape[0]]
+    out = np.zeros(audio.shape[0], dtype=np.float32)
+    out[: decoded.shape[0]] = decoded
+    return out
 
 
 def one_voice_recordings(meetings: list[Meeting], min_seconds: float = 6.0, gap_s: float = 0.5) -> list[Meeting]:
@@ -268,7 +335,7 @@ def load_meetings(split: str = "test", count: int | None = None, cache: Path = C
         name = f"{split}_{i:02d}"
         wav, ref = folder / f"{name}.wav", folder / f"{name}.json"
         if not (wav.is_file() and ref.is_file()):
-            meeting = make_meeting(name, SPLIT_SEEDS[split] + i)
+            meeting = make_meeting(name, SPLIT_SEEDS[split] + i, STYLES[split])
             write_wav(wav, meeting.audio)
             ref.write_text(json.dumps([[t.start, t.end, t.speaker] for t in meeting.turns]))
         audio, _ = read_wav(wav)
