@@ -76,8 +76,8 @@ class Result:
     der: float
     jer: float
     seconds: float
-    ref: tuple[tuple[float, float, str], ...] = ()
-    hyp: tuple[tuple[float, float, str], ...] = ()
+    ref: tuple[tuple[float, float, str], ...]
+    hyp: tuple[tuple[float, float, str], ...]
 
 
 @dataclass(frozen=True)
@@ -172,8 +172,9 @@ def score(engine: GE2EDiarizer, meetings: list[Meeting], oracle_count: bool) -> 
         start = time.perf_counter()
         out = engine.diarize(m.audio, options)
         seconds = time.perf_counter() - start
-        ref = annotation([(t.start, t.end, t.speaker) for t in m.turns])
-        hyp = annotation(hypothesis(out))
+        ref_turns = [(t.start, t.end, t.speaker) for t in m.turns]
+        hyp_turns = hypothesis(out)
+        ref, hyp = annotation(ref_turns), annotation(hyp_turns)
         der = float(der_total(ref, hyp))
         jer = float(jer_total(ref, hyp))
         results.append(
@@ -185,8 +186,8 @@ def score(engine: GE2EDiarizer, meetings: list[Meeting], oracle_count: bool) -> 
                 der,
                 jer,
                 seconds,
-                tuple((t.start, t.end, t.speaker) for t in m.turns),
-                tuple(hypothesis(out)),
+                tuple(ref_turns),
+                tuple(hyp_turns),
             )
         )
     return results, float(abs(der_total)), float(abs(jer_total))
